@@ -1,0 +1,82 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""Prepare-batch for MONAI's ``SupervisedTrainer``: draws the diffusion step and the noise of each sample."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from monai.engines.utils import DiffusionPrepareBatch
+
+from ..networks.schedulers import D3GMScheduler
+
+__all__ = ["D3GMPrepareBatch"]
+
+
+class D3GMPrepareBatch(DiffusionPrepareBatch):
+    """Turns a batch ``{image_key: x0, mu_key: μ}`` into the D³GM training call.
+
+    Returns ``(x0, target, (), {"mu": μ, "noise": z, "timesteps": t})`` with t uniform in 1..T and z ~ N(0, I); the
+    target is the mapping ``{"x0", "mu", "noise", "timesteps"}`` that :class:`monai_d3gm.losses.D3GMLoss` consumes.
+    Steps and noise come from a CPU generator seeded with ``seed``, so a seed gives the same draws on every device;
+    its state is saved and restored with the checkpoint (``state_dict`` / ``load_state_dict``) so a resumed run
+    draws what the uninterrupted run would have drawn.
+
+    Args:
+        scheduler: the SDE.
+        image_key: key of the clean image x0.
+        mu_key: key of the degraded image μ (on the grid of x0).
+        seed: seed of the generator; None draws from torch's global generator.
+    """
+
+    def __init__(
+        self, scheduler: D3GMScheduler, image_key: str = "image", mu_key: str = "mu", seed: int | None = 0
+    ) -> None:
+        super().__init__(num_train_timesteps=scheduler.num_train_timesteps)
+        self.scheduler = scheduler
+        self.image_key = image_key
+        self.mu_key = mu_key
+        self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
+
+    def get_noise(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.randn(images.shape, generator=self.generator, dtype=images.dtype).to(images.device)
+
+    def get_timesteps(self, images: torch.Tensor) -> torch.Tensor:
+        t = torch.randint(1, self.num_train_timesteps + 1, (images.shape[0],), generator=self.generator)
+        return t.to(images.device)
+
+    def __call__(  # type: ignore[override]
+        self,
+        batchdata: Mapping[str, torch.Tensor],
+        device: str | torch.device | None = None,
+        non_blocking: bool = False,
+        **kwargs: Any,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], tuple, dict[str, torch.Tensor]]:
+        if not isinstance(batchdata, Mapping) or self.image_key not in batchdata or self.mu_key not in batchdata:
+            found = list(batchdata) if isinstance(batchdata, Mapping) else type(batchdata).__name__
+            raise ValueError(
+                f"D3GMPrepareBatch needs a dict batch with keys {self.image_key!r} (clean x0) and {self.mu_key!r} "
+                f"(degraded mu), got {found}."
+            )
+        x0 = torch.as_tensor(batchdata[self.image_key]).to(device, non_blocking=non_blocking, **kwargs)
+        mu = torch.as_tensor(batchdata[self.mu_key]).to(device, non_blocking=non_blocking, **kwargs)
+        if x0.shape != mu.shape:
+            raise ValueError(
+                f"{self.image_key!r} {tuple(x0.shape)} and {self.mu_key!r} {tuple(mu.shape)} must have the same "
+                "shape; resample mu onto the grid of the clean image."
+            )
+        noise = self.get_noise(x0)
+        timesteps = self.get_timesteps(x0)
+        target = {"x0": x0, "mu": mu, "noise": noise, "timesteps": timesteps}
+        return x0, target, (), {"mu": mu, "noise": noise, "timesteps": timesteps}
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The generator's state (empty without a seed)."""
+        return {} if self.generator is None else {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Restore the generator's state saved by :meth:`state_dict`."""
+        if self.generator is not None and "generator" in state:
+            self.generator.set_state(state["generator"])

@@ -1,0 +1,6 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+
+from __future__ import annotations
+
+from .d3gm_inferer import D3GMInferer, network_input

@@ -1,0 +1,153 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""Training forward pass and reverse-time sampling of D³GM as a MONAI inferer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from monai.inferers import Inferer
+from monai.utils import optional_import
+
+from ..networks.schedulers import D3GMScheduler
+
+tqdm, has_tqdm = optional_import("tqdm", name="tqdm")
+
+__all__ = ["D3GMInferer", "network_input"]
+
+DataConsistency = Callable[[torch.Tensor, int], torch.Tensor]
+
+
+def network_input(sample: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
+    """The score network's input, cat([x_t − μ, μ]) along the channel dimension."""
+    return torch.cat([sample - mu, mu], dim=1)
+
+
+class D3GMInferer(Inferer):
+    """Runs a score network with a :class:`D3GMScheduler`, for training and for restoration.
+
+    * ``inferer(x0, network, mu=mu, noise=noise, timesteps=t)`` noises x0 to x_t and returns the network's output at
+      (cat([x_t − μ, μ]), t): the training prediction (pair it with :class:`monai_d3gm.engines.D3GMPrepareBatch`).
+    * ``inferer(y, network)`` treats ``y`` as the degraded image μ and returns the restored image (the whole reverse
+      process, :meth:`sample`), so MONAI's ``SupervisedEvaluator`` and MONAI Label can use it unchanged.
+
+    Args:
+        scheduler: the SDE.
+        num_inference_steps: default number of network evaluations (None: all T steps).
+        sampler: default sampler ("sde", "ode", "posterior"); None uses the scheduler's.
+        data_consistency: default callable ``dc(sample, timestep) -> sample`` applied after every step.
+        progress: show a tqdm progress bar while sampling.
+        seed: when given, sampling through ``__call__`` draws its noise from a generator seeded with it, so the same
+            input gives the same output.
+    """
+
+    def __init__(
+        self,
+        scheduler: D3GMScheduler,
+        num_inference_steps: int | None = None,
+        sampler: str | None = None,
+        data_consistency: DataConsistency | None = None,
+        progress: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.scheduler = scheduler
+        self.num_inference_steps = num_inference_steps
+        self.sampler = sampler
+        self.data_consistency = data_consistency
+        self.progress = progress
+        self.seed = seed
+
+    def __call__(  # type: ignore[override]
+        self,
+        inputs: torch.Tensor,
+        network: Callable[..., torch.Tensor],
+        mu: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
+        timesteps: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        """Training prediction when ``mu``, ``noise`` and ``timesteps`` are given, else restore ``inputs``.
+
+        Args:
+            inputs: x0 (training) or the degraded image μ (restoration), shape (B, C, *spatial).
+            network: the score network, called as ``network(cat([x_t − μ, μ]), timesteps, **kwargs)``.
+            mu: the degraded image (training only).
+            noise: standard normal noise, shaped like ``inputs`` (training only).
+            timesteps: integer steps in 1..T, shape (B,) (training only).
+            kwargs: extra arguments of the network (training) or of :meth:`sample` (restoration).
+        """
+        given = [name for name, value in (("mu", mu), ("noise", noise), ("timesteps", timesteps)) if value is not None]
+        if not given:
+            generator = None
+            if self.seed is not None:
+                generator = torch.Generator(device=inputs.device).manual_seed(self.seed)
+            return self.sample(inputs, network, generator=generator, **kwargs)
+        if len(given) != 3:
+            raise ValueError(
+                f"training needs mu, noise and timesteps together (got only {given}); "
+                "to restore an image call inferer(degraded, network) without them."
+            )
+        self.scheduler._check_timesteps(timesteps, low=1)
+        if timesteps.ndim != 1 or timesteps.shape[0] != inputs.shape[0]:
+            raise ValueError(f"timesteps must have shape (B,) = ({inputs.shape[0]},), got {tuple(timesteps.shape)}.")
+        noisy = self.scheduler.add_noise(inputs, mu, noise, timesteps)
+        return network(network_input(noisy, mu), timesteps, **kwargs)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        mu: torch.Tensor,
+        network: Callable[..., torch.Tensor],
+        num_inference_steps: int | None = None,
+        sampler: str | None = None,
+        generator: torch.Generator | None = None,
+        data_consistency: DataConsistency | None = None,
+        verbose: bool | None = None,
+        callback: Callable[[dict[str, Any]], None] | None = None,
+        start: torch.Tensor | None = None,
+        **network_kwargs: Any,
+    ) -> torch.Tensor:
+        """Restore ``mu`` by running the reverse process from x_T = μ + τλz down to x_0.
+
+        Args:
+            mu: the degraded image μ, shape (B, C, *spatial).
+            network: the score network.
+            num_inference_steps: network evaluations (a sub-sequence of the T steps); default all T.
+            sampler: "sde", "ode" or "posterior"; default the inferer's, then the scheduler's.
+            generator: random generator of the start and of the steps' noise (determinism).
+            data_consistency: ``dc(sample, timestep) -> sample``, applied after each step (e.g. k-space replacement);
+                None uses the inferer's default; the paper samples without it.
+            verbose: show a progress bar (default: the inferer's ``progress``).
+            callback: called after each step with a dict ``{"i", "t", "t_prev", "sample", "pred_original_sample"}``.
+            start: the initial state x_T (default: a prior sample).
+            network_kwargs: extra arguments passed to the network.
+
+        Returns:
+            the restored image x_0, shaped like ``mu``.
+        """
+        if mu.ndim < 3:
+            raise ValueError(f"mu must have shape (B, C, *spatial), got {tuple(mu.shape)}.")
+        if not torch.isfinite(mu).all():
+            raise ValueError("mu (the degraded image) contains NaN or Inf values; clean or re-normalise the input.")
+        scheduler = self.scheduler
+        steps = num_inference_steps or self.num_inference_steps or scheduler.num_train_timesteps
+        sampler = sampler or self.sampler
+        dc = data_consistency if data_consistency is not None else self.data_consistency
+        scheduler.set_timesteps(steps)
+        pairs = list(zip(scheduler.timesteps.tolist(), [*scheduler.timesteps.tolist()[1:], 0]))
+
+        sample = scheduler.prior_sample(mu, generator) if start is None else start
+        t_batch = torch.empty(mu.shape[0], dtype=torch.long, device=mu.device)
+        show = self.progress if verbose is None else verbose
+        iterator = tqdm(pairs, desc="D3GM sampling", leave=False) if show and has_tqdm else pairs
+        for i, (t, t_prev) in enumerate(iterator):
+            model_output = network(network_input(sample, mu), t_batch.fill_(t), **network_kwargs)
+            sample, x0 = scheduler.step(model_output, t, sample, mu, generator, prev_timestep=t_prev, sampler=sampler)
+            if dc is not None:
+                sample = dc(sample, t_prev)
+            if callback is not None:
+                callback({"i": i, "t": t, "t_prev": t_prev, "sample": sample, "pred_original_sample": x0})
+        return sample

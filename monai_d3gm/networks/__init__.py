@@ -1,0 +1,4 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+
+from __future__ import annotations

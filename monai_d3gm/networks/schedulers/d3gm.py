@@ -1,0 +1,463 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""The D³GM mean-reverting SDE as a MONAI scheduler (METHOD.md §1–2).
+
+Forward SDE (time index i = 0..T, i = 0 is the clean image, μ is the degraded image):
+
+    dx = θ_t (μ − x) dt + τ σ_t dW,     σ_t² = 2 λ² θ_t
+
+with marginal N(m_i, v_i), m_i = μ + (x0 − μ) e^{−θ̄_i}, v_i = τ² λ² (1 − e^{−2 θ̄_i}), and stationary law N(μ, τ²λ²).
+IR-SDE is τ = 1. For the tied (measure-preserving) case the residual r = (x − μ)/(τλ) follows a variance-preserving
+DDPM with ᾱ_i = e^{−2 θ̄_i}; this is what MONAI's ``betas`` / ``alphas`` / ``alphas_cumprod`` hold here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from monai.networks.schedulers import NoiseSchedules, Scheduler
+from monai.utils import StrEnum
+
+from .schedules import ThetaSchedules
+
+__all__ = ["D3GMScheduler", "D3GMSampler", "D3GMPredictionType", "euler_maruyama_forward", "mean_reverting_tables"]
+
+
+class D3GMSampler(StrEnum):
+    """Reverse-time samplers: Euler–Maruyama on the reverse SDE, probability-flow ODE, posterior (ancestral)."""
+
+    SDE = "sde"
+    ODE = "ode"
+    POSTERIOR = "posterior"
+
+
+class D3GMPredictionType(StrEnum):
+    """What the network predicts: the noise ε, the clean image x0, or the residual x0 − μ."""
+
+    EPSILON = "epsilon"
+    SAMPLE = "sample"
+    RESIDUAL = "residual"
+
+
+def mean_reverting_tables(
+    num_train_timesteps: int, schedule: str = "cosine", eps: float = 0.005, **schedule_args
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """θ_i, θ̄_i and dt of METHOD.md §2, in float64.
+
+    S_i = Σ_{j≤i} θ_j − θ_0, dt = −ln(eps) / S_T, θ̄_i = S_i dt, so that e^{−θ̄_T} = eps exactly.
+
+    Returns:
+        ``(thetas, thetas_bar, dt)``; both tensors have shape (T + 1,).
+    """
+    thetas = ThetaSchedules[schedule](num_train_timesteps, **schedule_args).to(torch.float64)
+    if thetas.shape != (num_train_timesteps + 1,) or not bool(torch.all(thetas[1:] > 0)):
+        raise ValueError(f"theta schedule {schedule!r} must return {num_train_timesteps + 1} positive rates.")
+    sums = torch.cumsum(thetas, 0) - thetas[0]
+    dt = -math.log(eps) / float(sums[-1])
+    return thetas, sums * dt, dt
+
+
+@NoiseSchedules.add_def("mean_reverting", "Residual VP view of a mean-reverting SDE: ᾱ_i = exp(-2 θ̄_i), i = 0..T")
+def _mean_reverting(num_train_timesteps: int, theta_schedule: str = "cosine", eps: float = 0.005, **schedule_args):
+    thetas, thetas_bar, dt = mean_reverting_tables(num_train_timesteps, theta_schedule, eps, **schedule_args)
+    alphas = torch.exp(-2.0 * thetas * dt)
+    alphas[0] = 1.0
+    return 1.0 - alphas, alphas, torch.exp(-2.0 * thetas_bar)
+
+
+def _as_index(timesteps: int | torch.Tensor) -> int | torch.Tensor:
+    if isinstance(timesteps, torch.Tensor):
+        return timesteps.long() if timesteps.ndim > 0 else int(timesteps)
+    return int(timesteps)
+
+
+class D3GMScheduler(Scheduler):
+    """Mean-reverting SDE scheduler of D³GM (and IR-SDE with ``tau=1``).
+
+    All tables are float64 on the CPU; coefficients are gathered per call and cast to the sample's dtype/device.
+
+    Args:
+        num_train_timesteps: T, number of diffusion steps (steps are indexed 0..T; training and sampling use 1..T).
+        lam: λ, the stationary standard deviation for τ = 1 (10/255 for images in [0, 1]).
+        tau: τ > 0, the widening of the stationary measure N(μ, τ²λ²); τ = 1 is IR-SDE, D³GM uses τ > 1.
+        eps: e^{−θ̄_T}, the fraction of x0 − μ left at i = T, in (0, 1).
+        schedule: name of a θ schedule in ``ThetaSchedules`` ("cosine", "linear", "constant").
+        prediction_type: what the network predicts, a member of ``D3GMPredictionType``.
+        sampler: default reverse sampler, a member of ``D3GMSampler``.
+        clip_sample: clamp the predicted clean image x̂0 to ``[clip_sample_min, clip_sample_max]``; e^{θ̄_T} = 1/eps
+            amplifies the network's error when recovering x̂0 from ε̂ at large i (METHOD.md §7).
+        clip_sample_min: lower clamp of x̂0.
+        clip_sample_max: upper clamp of x̂0.
+        schedule_args: extra arguments of the θ schedule function.
+    """
+
+    def __init__(
+        self,
+        num_train_timesteps: int = 100,
+        lam: float = 10.0 / 255.0,
+        tau: float = 2.0,
+        eps: float = 0.005,
+        schedule: str = "cosine",
+        prediction_type: str = D3GMPredictionType.EPSILON,
+        sampler: str = D3GMSampler.SDE,
+        clip_sample: bool = True,
+        clip_sample_min: float = -1.0,
+        clip_sample_max: float = 1.0,
+        **schedule_args,
+    ) -> None:
+        if int(num_train_timesteps) < 1:
+            raise ValueError(f"num_train_timesteps must be >= 1, got {num_train_timesteps}.")
+        if not tau > 0:
+            raise ValueError(f"tau must be > 0 (tau = 1 is IR-SDE, D3GM uses tau > 1), got {tau}.")
+        if not lam > 0:
+            raise ValueError(f"lam (the stationary std for tau = 1) must be > 0, got {lam}.")
+        if not 0 < eps < 1:
+            raise ValueError(f"eps = exp(-theta_bar_T) must lie in (0, 1), got {eps}.")
+        if schedule not in ThetaSchedules.names:
+            raise ValueError(f"Unknown theta schedule {schedule!r}; choose one of {sorted(ThetaSchedules.names)}.")
+        if prediction_type not in D3GMPredictionType.__members__.values():
+            raise ValueError(f"prediction_type must be one of {list(D3GMPredictionType)}, got {prediction_type!r}.")
+        if clip_sample and not clip_sample_min < clip_sample_max:
+            raise ValueError(f"clip_sample_min ({clip_sample_min}) must be < clip_sample_max ({clip_sample_max}).")
+        super().__init__(num_train_timesteps, "mean_reverting", theta_schedule=schedule, eps=eps, **schedule_args)
+        self.lam = float(lam)
+        self.tau = float(tau)
+        self.eps = float(eps)
+        self.schedule = schedule
+        self.prediction_type = D3GMPredictionType(prediction_type)
+        self.sampler = self._check_sampler(sampler)
+        self.clip_sample = clip_sample
+        self.clip_sample_values = (float(clip_sample_min), float(clip_sample_max))
+
+        self.thetas, self.thetas_bar, self.dt = mean_reverting_tables(
+            num_train_timesteps, schedule, eps, **schedule_args
+        )
+        sigmas_sq = self._diffusion_sq()
+        #: v_i, the marginal variance of x_i given x0 (includes τ²)
+        self.variances = self._marginal_variances(sigmas_sq)
+        #: G_i = ∫_0^{t_i} τ² σ_s² ds, the integrated squared diffusion coefficient
+        self.diffusion_integrals = (
+            torch.cumsum(self.tau**2 * sigmas_sq * self.dt, 0) - self.tau**2 * sigmas_sq[0] * self.dt
+        )
+        self.timesteps = torch.arange(num_train_timesteps, 0, -1)
+        self._prev_timestep = {int(t): int(t) - 1 for t in self.timesteps}
+
+    # ----------------------------------------------------------------------------------------------------------------
+    # the SDE's coefficients
+    def _diffusion_sq(self) -> torch.Tensor:
+        """σ_i² (without τ²): tied to θ_i by σ² = 2 λ² θ (measure-preserving). Subclasses decouple it."""
+        return 2.0 * self.lam**2 * self.thetas
+
+    def _marginal_variances(self, sigmas_sq: torch.Tensor) -> torch.Tensor:
+        """v_i = τ²λ²(1 − e^{−2θ̄_i}), the closed form of the tied case."""
+        return (self.tau * self.lam) ** 2 * -torch.expm1(-2.0 * self.thetas_bar)
+
+    @property
+    def prior_std(self) -> float:
+        """Standard deviation of the sampling start x_T = μ + prior_std · z: the stationary τλ."""
+        return self.tau * self.lam
+
+    def _check_timesteps(self, timesteps: int | torch.Tensor, low: int = 0) -> int | torch.Tensor:
+        t = _as_index(timesteps)
+        t_min, t_max = (int(t), int(t)) if isinstance(t, int) else (int(t.min()), int(t.max()))
+        if t_min < low or t_max > self.num_train_timesteps:
+            raise ValueError(
+                f"timesteps must lie in [{low}, {self.num_train_timesteps}] (num_train_timesteps), "
+                f"got values in [{t_min}, {t_max}]."
+            )
+        return t
+
+    @staticmethod
+    def _check_pair(x: torch.Tensor, mu: torch.Tensor, x_name: str = "sample") -> None:
+        if x.shape != mu.shape:
+            raise ValueError(
+                f"{x_name} and mu (the degraded image) must have the same shape, got {tuple(x.shape)} and "
+                f"{tuple(mu.shape)}; bring mu onto the grid of the clean image first."
+            )
+
+    @staticmethod
+    def _gather(table: torch.Tensor, t: int | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
+        """table[t] as a Python float (int t) or as a tensor broadcastable against ``like`` (per-sample t)."""
+        if isinstance(t, int):
+            return float(table[t])
+        values = table.to(t.device)[t].to(dtype=like.dtype, device=like.device)
+        return values.reshape(-1, *([1] * (like.ndim - 1)))
+
+    def _decay(self, t: int | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
+        """e^{−θ̄_t}."""
+        return self._gather(torch.exp(-self.thetas_bar), t, like)
+
+    # ----------------------------------------------------------------------------------------------------------------
+    # forward process
+    def marginal_mean(
+        self, original_samples: torch.Tensor, mu: torch.Tensor, timesteps: int | torch.Tensor
+    ) -> torch.Tensor:
+        """m_t = μ + (x0 − μ) e^{−θ̄_t}."""
+        t = self._check_timesteps(timesteps)
+        self._check_pair(original_samples, mu, "original_samples")
+        return mu + (original_samples - mu) * self._decay(t, original_samples)
+
+    def marginal_std(self, timesteps: int | torch.Tensor) -> torch.Tensor:
+        """sqrt(v_t), the standard deviation of x_t given x0 (float64 tensor shaped like ``timesteps``)."""
+        t = self._check_timesteps(timesteps)
+        return self.variances[t].sqrt()
+
+    def add_noise(  # type: ignore[override]
+        self, original_samples: torch.Tensor, mu: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor
+    ) -> torch.Tensor:
+        """Sample x_t ~ N(m_t, v_t) given x0: x_t = m_t + sqrt(v_t) · noise.
+
+        Args:
+            original_samples: x0, shape (B, C, *spatial).
+            mu: the degraded image μ, same shape.
+            noise: standard normal noise z, same shape.
+            timesteps: integer steps in [0, T], shape (B,).
+        """
+        self._check_pair(noise, mu, "noise")
+        t = self._check_timesteps(timesteps)
+        std = self._gather(self.variances.sqrt(), t, original_samples)
+        return self.marginal_mean(original_samples, mu, t) + std * noise
+
+    def prior_sample(self, mu: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The start of the reverse process, x_T = μ + τλ z (the stationary law of the SDE)."""
+        return mu + self.prior_std * _randn_like(mu, generator)
+
+    # ----------------------------------------------------------------------------------------------------------------
+    # parameterisations
+    def predict_original_sample(
+        self,
+        model_output: torch.Tensor,
+        timesteps: int | torch.Tensor,
+        sample: torch.Tensor,
+        mu: torch.Tensor,
+        clip: bool | None = None,
+    ) -> torch.Tensor:
+        """x̂0 from the network output, clamped to the data range when ``clip`` (default ``clip_sample``).
+
+        For ε: x̂0 = μ + (x_t − μ − sqrt(v_t) ε̂) e^{θ̄_t}; for "sample": the output; for "residual": μ + output.
+        """
+        t = _as_index(timesteps)
+        if self.prediction_type == D3GMPredictionType.EPSILON:
+            std = self._gather(self.variances.sqrt(), t, sample)
+            x0 = mu + (sample - mu - std * model_output) / self._decay(t, sample)
+        elif self.prediction_type == D3GMPredictionType.SAMPLE:
+            x0 = model_output
+        else:
+            x0 = mu + model_output
+        if self.clip_sample if clip is None else clip:
+            x0 = x0.clamp(*self.clip_sample_values)
+        return x0
+
+    def epsilon_from_original_sample(
+        self, original_samples: torch.Tensor, timesteps: int | torch.Tensor, sample: torch.Tensor, mu: torch.Tensor
+    ) -> torch.Tensor:
+        """ε = (x_t − m_t(x0)) / sqrt(v_t); needs t ≥ 1."""
+        t = _as_index(timesteps)
+        std = self._gather(self.variances.sqrt(), t, sample)
+        return (sample - mu - (original_samples - mu) * self._decay(t, sample)) / std
+
+    def score_from_original_sample(
+        self, original_samples: torch.Tensor, timesteps: int | torch.Tensor, sample: torch.Tensor, mu: torch.Tensor
+    ) -> torch.Tensor:
+        """∇log p_t(x_t | x0) = −(x_t − m_t(x0)) / v_t; needs t ≥ 1."""
+        t = _as_index(timesteps)
+        var = self._gather(self.variances, t, sample)
+        return -(sample - mu - (original_samples - mu) * self._decay(t, sample)) / var
+
+    def training_target(self, original_samples: torch.Tensor, mu: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """What the network regresses for ``prediction_type``: z, x0 or x0 − μ."""
+        if self.prediction_type == D3GMPredictionType.EPSILON:
+            return noise
+        if self.prediction_type == D3GMPredictionType.SAMPLE:
+            return original_samples
+        return original_samples - mu
+
+    # ----------------------------------------------------------------------------------------------------------------
+    # reverse process
+    def posterior_coefficients(
+        self, timesteps: int | torch.Tensor, prev_timesteps: int | torch.Tensor, like: torch.Tensor
+    ) -> tuple[float | torch.Tensor, float | torch.Tensor, float | torch.Tensor]:
+        """Coefficients (a, b, std) of q(x_j | x_i, x0) = N(μ + a (x_i − μ) + b (x0 − μ), std²), j < i.
+
+        With Δ = θ̄_i − θ̄_j and q = v_i − e^{−2Δ} v_j (the variance added between j and i):
+        a = e^{−Δ} v_j / v_i, b = e^{−θ̄_j} q / v_i, std² = v_j q / v_i (clamped ≥ 1e−20·dt). For j = i − 1 in the tied
+        case these are METHOD.md §2's a_i, b_i and std.
+        """
+        i, j = _as_index(timesteps), _as_index(prev_timesteps)
+        i = i.cpu() if isinstance(i, torch.Tensor) else i
+        j = j.cpu() if isinstance(j, torch.Tensor) else j
+        g = self.variances
+        decay = torch.exp(-self.thetas_bar)
+        v_i, v_j = g[i], g[j]
+        step_decay = decay[i] / decay[j]
+        added = v_i - step_decay**2 * v_j
+        a = step_decay * v_j / v_i
+        b = decay[j] * added / v_i
+        std = (v_j * added / v_i).clamp_min(1e-20 * self.dt).sqrt()
+        if isinstance(i, int) and isinstance(j, int):
+            return float(a), float(b), float(std)
+        shape = (-1, *([1] * (like.ndim - 1)))
+        return tuple(c.to(like).reshape(shape) for c in (a, b, std))  # type: ignore[return-value]
+
+    def posterior_mean(
+        self,
+        sample: torch.Tensor,
+        original_samples: torch.Tensor,
+        mu: torch.Tensor,
+        timesteps: int | torch.Tensor,
+        prev_timesteps: int | torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Mean of q(x_{prev} | x_t, x0): μ + a (x_t − μ) + b (x0 − μ); ``prev_timesteps`` defaults to t − 1."""
+        t = self._check_timesteps(timesteps, low=1)
+        prev = t - 1 if prev_timesteps is None else self._check_timesteps(prev_timesteps)
+        a, b, _ = self.posterior_coefficients(t, prev, sample)
+        return mu + a * (sample - mu) + b * (original_samples - mu)
+
+    def posterior_std(self, timesteps: int, prev_timesteps: int | None = None) -> float:
+        """Standard deviation of q(x_{prev} | x_t, x0) for scalar steps."""
+        t = int(self._check_timesteps(timesteps, low=1))
+        prev = t - 1 if prev_timesteps is None else int(self._check_timesteps(prev_timesteps))
+        return float(self.posterior_coefficients(t, prev, self.variances)[2])
+
+    def reverse_sde_mean(
+        self,
+        sample: torch.Tensor,
+        original_samples: torch.Tensor,
+        mu: torch.Tensor,
+        timesteps: int | torch.Tensor,
+        prev_timesteps: int | torch.Tensor,
+    ) -> torch.Tensor:
+        """Noise-free Euler–Maruyama step of the reverse SDE from x_i to x_j with the score implied by x̂0.
+
+        x_j = x_i − (μ − x_i) Δθ̄ + ΔG · ∇log p_i(x_i), with Δθ̄ = θ̄_i − θ̄_j and ΔG = G_i − G_j (∫τ²σ² over (j, i]).
+        """
+        i, j = _as_index(timesteps), _as_index(prev_timesteps)
+        score = self.score_from_original_sample(original_samples, i, sample, mu)
+        d_theta_bar = self._gather(self.thetas_bar, i, sample) - self._gather(self.thetas_bar, j, sample)
+        d_g = self._gather(self.diffusion_integrals, i, sample) - self._gather(self.diffusion_integrals, j, sample)
+        return sample - (mu - sample) * d_theta_bar + d_g * score
+
+    def set_timesteps(self, num_inference_steps: int, device: str | torch.device | None = None) -> None:
+        """Choose the sub-sequence of ``num_inference_steps`` steps, evenly spaced in T..1 (descending), ending at 0.
+
+        Args:
+            num_inference_steps: number of network evaluations, 1..T.
+            device: device of ``self.timesteps``.
+        """
+        if not 1 <= int(num_inference_steps) <= self.num_train_timesteps:
+            raise ValueError(
+                f"num_inference_steps must lie in [1, {self.num_train_timesteps}] (num_train_timesteps), "
+                f"got {num_inference_steps}."
+            )
+        self.num_inference_steps = int(num_inference_steps)
+        steps = torch.linspace(self.num_train_timesteps, 1, self.num_inference_steps, dtype=torch.float64)
+        steps = torch.unique(steps.round().long(), sorted=True).flip(0)
+        self.timesteps = steps.to(device)
+        prevs = [*steps[1:].tolist(), 0]
+        self._prev_timestep = dict(zip(steps.tolist(), prevs))
+
+    def previous_timestep(self, timestep: int) -> int:
+        """The step that follows ``timestep`` in the current sub-sequence (0 after the last)."""
+        try:
+            return self._prev_timestep[int(timestep)]
+        except KeyError:
+            raise ValueError(
+                f"timestep {int(timestep)} is not in the current sub-sequence {self.timesteps.tolist()}; "
+                "call set_timesteps() first or pass prev_timestep."
+            ) from None
+
+    def _check_sampler(self, sampler: str) -> D3GMSampler:
+        if sampler not in D3GMSampler.__members__.values():
+            raise ValueError(f"sampler must be one of {list(D3GMSampler)}, got {sampler!r}.")
+        return D3GMSampler(sampler)
+
+    def step(  # type: ignore[override]
+        self,
+        model_output: torch.Tensor,
+        timestep: int | torch.Tensor,
+        sample: torch.Tensor,
+        mu: torch.Tensor,
+        generator: torch.Generator | None = None,
+        prev_timestep: int | None = None,
+        sampler: str | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One reverse step x_i → x_j (j = the next step of the sub-sequence, or ``prev_timestep``).
+
+        * ``"sde"``: Euler–Maruyama on dx = [θ(μ − x) − τ²σ² ∇log p_t(x)] dt + τσ dŴ, with the integrated
+          coefficients Δθ̄ = θ̄_i − θ̄_j and ΔG = ∫τ²σ² over (j, i]:
+          x_j = x_i − (μ − x_i) Δθ̄ + ΔG · score + sqrt(ΔG) z.
+        * ``"ode"``: the probability-flow ODE dx = [θ(μ − x) − ½τ²σ² ∇log p_t(x)] dt solved exactly for a fixed
+          prediction (exponential integrator, DDIM-like): x_j = μ + e^{−θ̄_j}(x̂0 − μ) + sqrt(v_j) ε̂.
+        * ``"posterior"``: x_j = μ + a (x_i − μ) + b (x̂0 − μ) + std · z (METHOD.md §2).
+
+        The score and ε̂ are derived from the (clamped) x̂0, so all three samplers honour ``clip_sample``.
+
+        Args:
+            model_output: the network's output at (x_i, i).
+            timestep: i, in 1..T.
+            sample: x_i.
+            mu: the degraded image μ.
+            generator: random generator for the noise of "sde" and "posterior".
+            prev_timestep: j < i; defaults to the next step of ``set_timesteps``'s sub-sequence.
+            sampler: overrides the scheduler's default sampler.
+
+        Returns:
+            ``(x_j, x̂0)``.
+        """
+        if model_output.shape != sample.shape:
+            raise ValueError(
+                f"model_output {tuple(model_output.shape)} must have the shape of sample {tuple(sample.shape)}: the "
+                "network must output as many channels as the image has."
+            )
+        self._check_pair(sample, mu)
+        i = int(self._check_timesteps(timestep, low=1))
+        j = self.previous_timestep(i) if prev_timestep is None else int(self._check_timesteps(prev_timestep))
+        if j >= i:
+            raise ValueError(f"prev_timestep ({j}) must be smaller than timestep ({i}).")
+        sampler = self.sampler if sampler is None else self._check_sampler(sampler)
+        x0 = self.predict_original_sample(model_output, i, sample, mu)
+        if sampler == D3GMSampler.SDE:
+            d_g = float(self.diffusion_integrals[i] - self.diffusion_integrals[j])
+            prev = self.reverse_sde_mean(sample, x0, mu, i, j) + math.sqrt(d_g) * _randn_like(sample, generator)
+        elif sampler == D3GMSampler.ODE:
+            ratio = math.sqrt(float(self.variances[j] / self.variances[i]))
+            decay_i, decay_j = float(torch.exp(-self.thetas_bar[i])), float(torch.exp(-self.thetas_bar[j]))
+            prev = mu + ratio * (sample - mu) + (decay_j - ratio * decay_i) * (x0 - mu)
+        else:
+            a, b, std = self.posterior_coefficients(i, j, sample)
+            prev = mu + a * (sample - mu) + b * (x0 - mu)
+            if j > 0:
+                prev = prev + std * _randn_like(sample, generator)
+        return prev, x0
+
+
+def _randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Standard normal noise shaped like ``x``, drawn on the generator's device, so a seed gives the same noise."""
+    if generator is None:
+        return torch.randn_like(x)
+    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=generator.device).to(x.device)
+
+
+def euler_maruyama_forward(
+    scheduler: D3GMScheduler,
+    original_samples: torch.Tensor,
+    mu: torch.Tensor,
+    num_steps: int,
+    substeps: int = 10,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Simulate the forward SDE dx = θ(μ − x)dt + τσ dW from x0 up to step ``num_steps`` by Euler–Maruyama.
+
+    θ and σ are constant over each step (duration ``dt``), which is split into ``substeps`` sub-intervals. Used to check
+    the closed-form marginal (METHOD.md §6, check 5).
+    """
+    x = original_samples.clone()
+    sigmas_sq = scheduler._diffusion_sq()
+    h = scheduler.dt / substeps
+    for i in range(1, num_steps + 1):
+        theta = float(scheduler.thetas[i])
+        g = scheduler.tau * math.sqrt(float(sigmas_sq[i]))
+        for _ in range(substeps):
+            x = x + theta * (mu - x) * h + g * math.sqrt(h) * _randn_like(x, generator)
+    return x
