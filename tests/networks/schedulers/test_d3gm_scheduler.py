@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from monai.networks.schedulers import Scheduler
+
 from monai_d3gm.networks.schedulers import (
     CoefficientDecoupledScheduler,
     D3GMScheduler,
@@ -64,7 +64,9 @@ def test_tau_one_is_irsde():
     for i in (1, 2, 50, 100):
         a = (1 - np.exp(-2 * thetas_bar[i - 1])) * np.exp(-thetas[i] * dt) / (1 - np.exp(-2 * thetas_bar[i]))
         b = (1 - np.exp(-2 * thetas[i] * dt)) * np.exp(-thetas_bar[i - 1]) / (1 - np.exp(-2 * thetas_bar[i]))
-        var = (1 - np.exp(-2 * thetas[i] * dt)) * (1 - np.exp(-2 * thetas_bar[i - 1])) / (1 - np.exp(-2 * thetas_bar[i]))
+        var = (
+            (1 - np.exp(-2 * thetas[i] * dt)) * (1 - np.exp(-2 * thetas_bar[i - 1])) / (1 - np.exp(-2 * thetas_bar[i]))
+        )
         std = LAM * np.sqrt(max(var, 1e-20 * dt))
         got = sched.posterior_coefficients(i, i - 1, torch.zeros(1))
         np.testing.assert_allclose(got, (a, b, std), rtol=1e-10, atol=1e-10)  # i = 1: std ~ 0 (clamp)

@@ -1,0 +1,6 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+
+from __future__ import annotations
+
+from .synthetic import SyntheticRestorationDataset, make_synthetic_pairs

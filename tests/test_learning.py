@@ -1,0 +1,69 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""A learning test: a tiny score network trained for a few hundred CPU steps restores a synthetic task.
+
+The task: 32x32 images of discs, blurred (σ = 1.5) and noised (σ = 0.05), ~17 dB PSNR. The network must lower its
+loss and every sampler's output must beat the degraded input in PSNR.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from monai.utils import set_determinism
+
+from monai_d3gm.data import make_synthetic_pairs
+from monai_d3gm.engines import D3GMPrepareBatch
+from monai_d3gm.inferers import D3GMInferer
+from monai_d3gm.losses import D3GMLoss
+from monai_d3gm.networks.nets import ScoreUNet
+from monai_d3gm.networks.schedulers import D3GMScheduler
+
+STEPS = 250
+
+
+def stack(pairs, key):
+    return torch.from_numpy(np.stack([p[key] for p in pairs]))
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(10 * torch.log10(1.0 / ((a - b) ** 2).mean()))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    set_determinism(seed=0)
+    train = make_synthetic_pairs(64, size=32, seed=0)
+    x_all, mu_all = stack(train, "image"), stack(train, "mu")
+    sched = D3GMScheduler(tau=2.0, prediction_type="residual", clip_sample_min=0.0, clip_sample_max=1.0)
+    net = ScoreUNet(image_channels=1, channels=(16, 32), attention_levels=(False, False), norm_num_groups=8)
+    inferer, prepare, loss_fn = D3GMInferer(sched, progress=False), D3GMPrepareBatch(sched, seed=0), D3GMLoss(sched)
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    g = torch.Generator().manual_seed(0)
+    losses = []
+    for _ in range(STEPS):
+        idx = torch.randint(0, len(train), (16,), generator=g)
+        x0, target, _, kwargs = prepare({"image": x_all[idx], "mu": mu_all[idx]})
+        loss = loss_fn(inferer(x0, net, **kwargs), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    set_determinism(seed=None)
+    return net.eval(), inferer, losses
+
+
+def test_loss_decreases(trained):
+    _, _, losses = trained
+    assert np.mean(losses[-25:]) < 0.5 * np.mean(losses[:25])
+
+
+@pytest.mark.parametrize("sampler", ["sde", "ode", "posterior"])
+def test_samples_beat_the_degraded_input(trained, sampler):
+    net, inferer, _ = trained
+    test = make_synthetic_pairs(8, size=32, seed=1)
+    x0, mu = stack(test, "image"), stack(test, "mu")
+    out = inferer.sample(mu, net, num_inference_steps=20, sampler=sampler, generator=torch.Generator().manual_seed(0))
+    assert out.shape == mu.shape and torch.isfinite(out).all()
+    assert psnr(out.clamp(0, 1), x0) > psnr(mu, x0) + 1.5, (psnr(out.clamp(0, 1), x0), psnr(mu, x0))
