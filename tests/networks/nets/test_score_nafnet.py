@@ -7,9 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from monai.bundle import ConfigParser
-from monai.inferers import DiffusionInferer
 from monai.networks.blocks import ChannelSELayer
-from monai.networks.schedulers import DDPMScheduler
 
 from monai_d3gm.networks.nets import ScoreNAFNet
 from monai_d3gm.networks.nets.score_nafnet import ChannelLayerNorm, NAFBlock, SimpleGate
@@ -172,32 +170,6 @@ def test_determinism():
         torch.testing.assert_close(a(x, torch.tensor([9])), b(x, torch.tensor([9])))
     c = tiny_nafnet(seed=4)
     assert not torch.equal(a.intro.weight, c.intro.weight)
-
-
-def test_diffusion_inferer_concat():
-    torch.manual_seed(0)
-    net = tiny_nafnet(image_channels=3)
-    perturb_block_scales(net)
-    scheduler = DDPMScheduler(num_train_timesteps=100)
-    inferer = DiffusionInferer(scheduler)
-    image, condition = torch.randn(2, 3, 19, 26), torch.randn(2, 3, 19, 26)
-    noise = torch.randn_like(image)
-    timesteps = torch.randint(0, 100, (2,))
-    pred = inferer(
-        inputs=image, diffusion_model=net, noise=noise, timesteps=timesteps, condition=condition, mode="concat"
-    )
-    assert pred.shape == image.shape
-    pred.mean().backward()
-    scheduler.set_timesteps(num_inference_steps=3)
-    sample = inferer.sample(
-        input_noise=noise,
-        diffusion_model=net,
-        scheduler=scheduler,
-        conditioning=condition,
-        mode="concat",
-        verbose=False,
-    )
-    assert sample.shape == image.shape and torch.isfinite(sample).all()
 
 
 def test_config_parser():

@@ -7,10 +7,8 @@ import monai.networks.nets.diffusion_model_unet as diffusion_model_unet
 import pytest
 import torch
 from monai.bundle import ConfigParser
-from monai.inferers import DiffusionInferer
 from monai.networks.blocks import SpatialAttentionBlock
 from monai.networks.nets import DiffusionModelUNet
-from monai.networks.schedulers import DDPMScheduler
 
 from monai_d3gm.networks.nets import ScoreUNet
 from monai_d3gm.networks.nets.score_unet import ResnetMidBlock, crop_spatial, pad_to_multiple
@@ -166,32 +164,6 @@ def test_determinism():
         torch.testing.assert_close(a(x, torch.tensor([9])), b(x, torch.tensor([9])))
     c = tiny_unet(seed=4)
     assert not torch.equal(a.conv_in.conv.weight, c.conv_in.conv.weight)
-
-
-def test_diffusion_inferer_concat():
-    torch.manual_seed(0)
-    net = tiny_unet(image_channels=1)
-    randomise_zero_init(net)
-    scheduler = DDPMScheduler(num_train_timesteps=100)
-    inferer = DiffusionInferer(scheduler)
-    image, condition = torch.randn(2, 1, 19, 26), torch.randn(2, 1, 19, 26)
-    noise = torch.randn_like(image)
-    timesteps = torch.randint(0, 100, (2,))
-    pred = inferer(
-        inputs=image, diffusion_model=net, noise=noise, timesteps=timesteps, condition=condition, mode="concat"
-    )
-    assert pred.shape == image.shape
-    pred.mean().backward()
-    scheduler.set_timesteps(num_inference_steps=3)
-    sample = inferer.sample(
-        input_noise=noise,
-        diffusion_model=net,
-        scheduler=scheduler,
-        conditioning=condition,
-        mode="concat",
-        verbose=False,
-    )
-    assert sample.shape == image.shape and torch.isfinite(sample).all()
 
 
 def test_config_parser():
