@@ -1,0 +1,330 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""k-space data consistency for D³GM MRI reconstruction: callables ``dc(sample, timestep) -> sample``.
+
+They plug into :meth:`monai_d3gm.inferers.D3GMInferer.sample` (``data_consistency=...``), which calls them after every
+reverse step with the current diffusion state x_t and the step t just reached (0 after the last step):
+
+* ``sample`` is REAL, shape (B, 2, H, W), channels (real, imag) of the complex image (see
+  :func:`.fft.complex_to_channels`), in the same intensity scale as the k-space given here (normalise both alike);
+* the returned sample has the same shape, dtype and device.
+
+Noise-aware replacement. The SDE's state is x_t ~ N(m_t, v_t) per real channel, with m_t = μ + (x0 − μ) e^{−θ̄_t}
+and v_t = ``scheduler.marginal_std(t) ** 2``. For reconstruction μ is the zero-filled image F^H M y, which has the
+same sampled k-space as x0 (y = M F x0 for noiseless data), so on the sampled entries the *mean* of F(x_t) is the
+measurement y at every t, and F(x_t) carries complex white noise of variance v_t per real part (the orthonormal FFT
+keeps white noise white). Pasting the bare measurement into x_t at t > 0 would remove that noise from the sampled
+entries only, giving the network states it never saw in training. So, with a ``scheduler`` and t > 0, the
+measurement is replaced by ``y + sqrt(v_t) (n_re + i n_im)`` with fresh n_re, n_im ~ N(0, 1) drawn from
+``generator``; at t == 0 (or without a scheduler) it is the exact measurement.
+
+Shapes accepted (``kspace`` is the measured, centred k-space; non-sampled entries are ignored):
+
+* single-coil (:class:`HardDataConsistency`, :class:`SoftDataConsistency`): kspace complex (B, H, W) or (B, 1, H, W);
+* multi-coil (:class:`SenseDataConsistency`): kspace complex (B, C, H, W) with coil maps (C, H, W) or (B, C, H, W);
+* mask: real 0/1 of shape (H, W) (shared), (B, H, W) or (B, 1, H, W) (one per batch element).
+
+B may be 1 for a k-space shared by a batch of samples (e.g. several posterior samples of one slice).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ...networks.schedulers import D3GMScheduler
+from .errors import MRIInputError
+from .fft import channels_to_complex, complex_to_channels, fft2c, ifft2c
+from .sense import SenseOperator, conjugate_gradient
+
+__all__ = ["KspaceDataConsistency", "HardDataConsistency", "SoftDataConsistency", "SenseDataConsistency"]
+
+
+def _complex_noise(shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Complex white noise n_re + i n_im with n_re, n_im ~ N(0, 1), drawn on the generator's device."""
+    real = like.real.dtype
+    if generator is None:
+        parts = torch.randn((*shape, 2), dtype=real, device=like.device)
+    else:
+        parts = torch.randn((*shape, 2), dtype=real, device=generator.device, generator=generator).to(like.device)
+    return torch.view_as_complex(parts)
+
+
+class KspaceDataConsistency:
+    """Base class: validates and stores the measured k-space and mask, and computes the noise level at step t.
+
+    Args:
+        kspace: measured centred k-space, complex; (B, H, W) or (B, 1, H, W) single-coil, (B, C, H, W) multi-coil.
+        mask: real 0/1 sampling mask, (H, W), (B, H, W) or (B, 1, H, W).
+        scheduler: the sampler's SDE; when given, the measurement gets the noise of x_t at t > 0 (module docstring).
+        generator: random generator of that noise (determinism).
+        multicoil: whether ``kspace`` is (B, C, H, W) multi-coil (else single-coil).
+    """
+
+    def __init__(
+        self,
+        kspace: torch.Tensor | np.ndarray,
+        mask: torch.Tensor | np.ndarray,
+        scheduler: D3GMScheduler | None = None,
+        generator: torch.Generator | None = None,
+        multicoil: bool = False,
+    ) -> None:
+        name = type(self).__name__
+        k = torch.as_tensor(kspace)
+        if not k.is_complex():
+            raise MRIInputError(
+                f"{name}: kspace must be a complex tensor, got dtype {k.dtype} with shape {tuple(k.shape)}; build it "
+                "with torch.complex(real, imag) or torch.view_as_complex(x) for a trailing (..., 2) real/imag axis."
+            )
+        if multicoil:
+            if k.ndim != 4:
+                raise MRIInputError(
+                    f"{name}: multi-coil kspace must have shape (B, C, H, W), got {tuple(k.shape)}; add the batch "
+                    "dimension with kspace[None]."
+                )
+        else:
+            if k.ndim == 3:
+                k = k[:, None]
+            if k.ndim != 4 or k.shape[1] != 1:
+                raise MRIInputError(
+                    f"{name}: single-coil kspace must have shape (B, H, W) or (B, 1, H, W), got {tuple(k.shape)}; "
+                    "for multi-coil k-space use SenseDataConsistency with coil maps."
+                )
+        if not bool(torch.isfinite(k).all()):
+            raise MRIInputError(
+                f"{name}: kspace of shape {tuple(k.shape)} contains NaN or Inf values; clean or re-read the data."
+            )
+        m = torch.as_tensor(mask)
+        if m.is_complex() or m.ndim not in (2, 3, 4) or (m.ndim == 4 and m.shape[1] != 1):
+            raise MRIInputError(
+                f"{name}: mask must be real with shape (H, W), (B, H, W) or (B, 1, H, W), got {m.dtype} "
+                f"{tuple(m.shape)}."
+            )
+        m = m.reshape(-1, 1, *m.shape[-2:])
+        if m.shape[-2:] != k.shape[-2:] or m.shape[0] not in (1, k.shape[0]):
+            raise MRIInputError(
+                f"{name}: mask of shape {tuple(torch.as_tensor(mask).shape)} does not match kspace of shape "
+                f"{tuple(k.shape)}: the mask's (H, W) must equal the k-space's {tuple(k.shape[-2:])} and its batch "
+                f"size must be 1 or {k.shape[0]}; build the mask for this k-space grid (e.g. CartesianMask()(shape))."
+            )
+        if not bool(((m == 0) | (m == 1)).all()):
+            raise MRIInputError(f"{name}: mask must hold 0/1 values (1 = sampled), got values outside {{0, 1}}.")
+        self.mask = m.bool()
+        self.kspace = torch.where(self.mask, k, torch.zeros_like(k))
+        self.scheduler = scheduler
+        self.generator = generator
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The (H, W) k-space grid."""
+        return int(self.kspace.shape[-2]), int(self.kspace.shape[-1])
+
+    def _to(self, device: torch.device) -> None:
+        if self.kspace.device != device:
+            self.kspace = self.kspace.to(device)
+            self.mask = self.mask.to(device)
+
+    def _check_sample(self, sample: torch.Tensor) -> None:
+        name = type(self).__name__
+        ok = isinstance(sample, torch.Tensor) and sample.is_floating_point() and sample.ndim == 4
+        if not ok or sample.shape[1] != 2 or tuple(sample.shape[-2:]) != self.shape:
+            got = tuple(sample.shape) if isinstance(sample, torch.Tensor) else type(sample).__name__
+            raise MRIInputError(
+                f"{name}: sample must be real (B, 2, H, W) = (B, 2, {self.shape[0]}, {self.shape[1]}) with channels "
+                f"(real, imag), got {got}; train and sample the network on complex_to_channels(image)."
+            )
+        if self.kspace.shape[0] not in (1, sample.shape[0]):
+            raise MRIInputError(
+                f"{name}: sample has batch size {sample.shape[0]} but the k-space has {self.kspace.shape[0]}; give one "
+                "k-space per sample (or a single one shared by all)."
+            )
+
+    def noise_std(self, timestep: int | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
+        """sqrt(v_t), the standard deviation per real part of x_t at ``timestep`` (0 without scheduler or at t = 0).
+
+        Returns:
+            a float for a scalar timestep, a real (B, 1, 1, 1) tensor for per-sample timesteps (B,).
+        """
+        if self.scheduler is None:
+            return 0.0
+        if isinstance(timestep, torch.Tensor) and timestep.ndim > 0:
+            std = self.scheduler.marginal_std(timestep.long().cpu())
+            return std.to(device=like.device, dtype=like.real.dtype).reshape(-1, 1, 1, 1)
+        t = int(timestep)
+        return 0.0 if t == 0 else float(self.scheduler.marginal_std(t))
+
+    @staticmethod
+    def _is_zero(std: float | torch.Tensor) -> bool:
+        return (not isinstance(std, torch.Tensor) and std == 0.0) or (
+            isinstance(std, torch.Tensor) and not bool((std != 0).any())
+        )
+
+    def noisy_measurement(self, like: torch.Tensor, std: float | torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        """The measurement plus ``scale * std`` complex white noise on the sampled entries (zeros elsewhere).
+
+        Args:
+            like: a complex tensor (B, C, H, W) whose batch size, dtype and device the result takes.
+            std: per-part noise standard deviation (see :meth:`noise_std`).
+            scale: extra factor on the noise.
+        """
+        y = self.kspace.to(like.dtype).expand(like.shape[0], *self.kspace.shape[1:])
+        if self._is_zero(std):
+            return y
+        noise = _complex_noise(tuple(y.shape), like, self.generator)
+        return torch.where(self.mask, y + (std * scale) * noise, y)
+
+    def __call__(self, sample: torch.Tensor, timestep: int | torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class SoftDataConsistency(KspaceDataConsistency):
+    """Single-coil soft data consistency: on sampled entries k ← (1 − w)·F(x_t) + w·(y + noise).
+
+    For noisy measurements, ``weight`` w in [0, 1] sets how much the measurement is trusted (1 = hard replacement,
+    0 = no-op). With a scheduler and t > 0 the fresh noise on y has standard deviation s = sqrt(v_t (2 − w) / w), so
+    that the sampled entries keep the SDE's marginal variance: (1 − w)² v_t + w² s² = v_t (for w = 1, s = sqrt(v_t),
+    the hard rule). Non-sampled entries are untouched.
+
+    Args:
+        kspace: measured single-coil k-space, complex (B, H, W) or (B, 1, H, W).
+        mask: 0/1 mask, (H, W), (B, H, W) or (B, 1, H, W).
+        weight: w in [0, 1].
+        scheduler: the sampler's SDE (noise-aware replacement at t > 0); None replaces with the bare measurement.
+        generator: random generator of the replacement noise.
+    """
+
+    def __init__(
+        self,
+        kspace: torch.Tensor | np.ndarray,
+        mask: torch.Tensor | np.ndarray,
+        weight: float = 0.9,
+        scheduler: D3GMScheduler | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__(kspace, mask, scheduler, generator, multicoil=False)
+        if not 0.0 <= float(weight) <= 1.0:
+            raise MRIInputError(
+                f"{type(self).__name__}: weight must lie in [0, 1] (1 = hard replacement), got {weight}."
+            )
+        self.weight = float(weight)
+
+    def __call__(self, sample: torch.Tensor, timestep: int | torch.Tensor) -> torch.Tensor:
+        """Apply data consistency to x_t (real (B, 2, H, W)) at step ``timestep``; returns the same shape."""
+        self._check_sample(sample)
+        if self.weight == 0.0:
+            return sample
+        self._to(sample.device)
+        k = fft2c(channels_to_complex(sample))
+        std = self.noise_std(timestep, k)
+        w = self.weight
+        target = self.noisy_measurement(k, std, scale=float(np.sqrt((2.0 - w) / w)))
+        k = torch.where(self.mask, (1.0 - w) * k + w * target if w < 1.0 else target, k)
+        return complex_to_channels(ifft2c(k)).to(sample.dtype)
+
+
+class HardDataConsistency(SoftDataConsistency):
+    """Single-coil hard data consistency: the sampled entries of F(x_t) are replaced by the measurement.
+
+    With a scheduler and t > 0 the replacement is ``y + sqrt(v_t)·(n_re + i n_im)`` (module docstring); at t = 0 or
+    without a scheduler it is y exactly. Non-sampled entries are untouched. Equal to ``SoftDataConsistency(weight=1)``.
+
+    Args:
+        kspace: measured single-coil k-space, complex (B, H, W) or (B, 1, H, W).
+        mask: 0/1 mask, (H, W), (B, H, W) or (B, 1, H, W).
+        scheduler: the sampler's SDE (noise-aware replacement at t > 0); None replaces with the bare measurement.
+        generator: random generator of the replacement noise.
+    """
+
+    def __init__(
+        self,
+        kspace: torch.Tensor | np.ndarray,
+        mask: torch.Tensor | np.ndarray,
+        scheduler: D3GMScheduler | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__(kspace, mask, weight=1.0, scheduler=scheduler, generator=generator)
+
+
+class SenseDataConsistency(KspaceDataConsistency):
+    """Multi-coil (SENSE) data consistency: a few CG steps on (AᴴA + λ I) x = Aᴴ y_t + λ x_t, warm-started at x_t.
+
+    A = M F S (:class:`.sense.SenseOperator`). This is the proximal step of ½‖A x − y_t‖² at x_t with weight 1/λ:
+    small λ pulls x toward the measurements (λ → 0: the least-squares solution nearest x_t), large λ keeps x_t
+    (with ESPIRiT maps and an orthonormal FFT the eigenvalues of AᴴA lie in [0, 1], so λ = 1 weighs both alike).
+
+    With a scheduler and t > 0 the measurement is y_t = y + A(sqrt(v_t) n), n complex white noise in the image domain:
+    exactly the k-space noise that x_t's image noise of variance v_t produces through A (per coil, correlated across
+    coils), so that y_t matches A x_t in distribution.
+
+    Args:
+        kspace: measured multi-coil k-space, complex (B, C, H, W).
+        mask: 0/1 mask, (H, W), (B, H, W) or (B, 1, H, W).
+        maps: coil maps, complex (C, H, W) or (B, C, H, W) (e.g. :func:`.sense.espirit_maps`); None for C = 1.
+        iterations: CG iterations per call; a call costs iterations + 1 applications of AᴴA (the default 5: about 7 %
+            of one ScoreUNet(2ch, (32, 64, 64)) forward for 8 coils at 320x320 on a CPU, benchmarks/classical.py).
+        lam: λ > 0.
+        scheduler: the sampler's SDE (noise-aware measurement at t > 0).
+        generator: random generator of that noise.
+    """
+
+    def __init__(
+        self,
+        kspace: torch.Tensor | np.ndarray,
+        mask: torch.Tensor | np.ndarray,
+        maps: torch.Tensor | np.ndarray | None,
+        iterations: int = 5,
+        lam: float = 1.0,
+        scheduler: D3GMScheduler | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__(kspace, mask, scheduler, generator, multicoil=True)
+        name = type(self).__name__
+        if maps is not None:
+            maps = torch.as_tensor(maps)
+            m4 = maps[None] if maps.ndim == 3 else maps
+            if not maps.is_complex() or m4.ndim != 4 or m4.shape[1:] != self.kspace.shape[1:]:
+                raise MRIInputError(
+                    f"{name}: coil maps of dtype {maps.dtype} and shape {tuple(maps.shape)} do not match kspace of "
+                    f"shape {tuple(self.kspace.shape)}: maps must be complex (C, H, W) or (B, C, H, W) with the "
+                    "k-space's coils and grid; estimate them from this k-space (espirit_maps(kspace[0]))."
+                )
+            if m4.shape[0] not in (1, self.kspace.shape[0]):
+                raise MRIInputError(
+                    f"{name}: maps batch {m4.shape[0]} must be 1 or the k-space's {self.kspace.shape[0]}."
+                )
+        elif self.kspace.shape[1] != 1:
+            raise MRIInputError(
+                f"{name}: {self.kspace.shape[1]}-coil k-space needs coil maps (e.g. espirit_maps(kspace[0]))."
+            )
+        if int(iterations) < 1:
+            raise MRIInputError(f"{name}: iterations must be >= 1, got {iterations}.")
+        if not float(lam) > 0:
+            raise MRIInputError(f"{name}: lam must be > 0, got {lam}.")
+        self.operator = SenseOperator(maps, self.mask)
+        self.iterations = int(iterations)
+        self.lam = float(lam)
+        self._adjoint_y: torch.Tensor | None = None
+
+    def _to(self, device: torch.device) -> None:
+        if self.kspace.device != device:
+            super()._to(device)
+            self.operator.to(device)
+            self._adjoint_y = None
+
+    def __call__(self, sample: torch.Tensor, timestep: int | torch.Tensor) -> torch.Tensor:
+        """Apply data consistency to x_t (real (B, 2, H, W)) at step ``timestep``; returns the same shape."""
+        self._check_sample(sample)
+        self._to(sample.device)
+        x = channels_to_complex(sample)[:, 0]
+        op, lam = self.operator, self.lam
+        if self._adjoint_y is None or self._adjoint_y.dtype != x.dtype:
+            self._adjoint_y = op.adjoint(self.kspace.to(x.dtype))
+        # warm start at x_t: r0 = Aᴴy_t + λx_t − (AᴴA + λI)x_t = Aᴴy − AᴴA(x_t − sqrt(v_t) n), one AᴴA for both
+        std = self.noise_std(timestep, x)
+        shifted = x
+        if not self._is_zero(std):
+            noise = _complex_noise(tuple(x.shape), x, self.generator)
+            shifted = x - noise * (std[:, 0] if isinstance(std, torch.Tensor) else std)
+        residual = self._adjoint_y - op.normal(shifted)
+        x = x + conjugate_gradient(lambda v: op.normal(v) + lam * v, residual, iterations=self.iterations)
+        return complex_to_channels(x[:, None]).to(sample.dtype)

@@ -1,0 +1,26 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+
+from __future__ import annotations
+
+from .array import (
+    ChannelsToComplex,
+    ComplexToChannels,
+    EstimateCoilMaps,
+    NormalizeByMax,
+    SenseAdjoint,
+    SimulateKspace,
+    UndersampleKspace,
+    as_kspace,
+)
+from .dictionary import (
+    ChannelsToComplexd,
+    ComplexToChannelsd,
+    EstimateCoilMapsd,
+    LoadMRISliced,
+    NormalizeByMaxd,
+    ScaleBackd,
+    SenseAdjointd,
+    SimulateKspaced,
+    UndersampleKspaced,
+)

@@ -1,0 +1,227 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""Array transforms from MRI data to the D³GM network's inputs (one 2-D slice at a time).
+
+Shapes: k-space is complex (C, H, W) with C coils (C = 1 for single-coil); coil maps are complex (C, H, W); images
+are complex (H, W) until :class:`ComplexToChannels` turns them into real (2, H, W) (real, imaginary).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from monai.transforms import Randomizable, Transform
+
+from ..errors import MRIInputError
+from ..fft import channels_to_complex, complex_to_channels, fft2c, ifft2c
+from ..sense import SenseOperator, espirit_maps
+
+__all__ = [
+    "SimulateKspace",
+    "UndersampleKspace",
+    "EstimateCoilMaps",
+    "SenseAdjoint",
+    "NormalizeByMax",
+    "ComplexToChannels",
+    "ChannelsToComplex",
+    "as_kspace",
+]
+
+
+def as_kspace(kspace, name: str = "kspace") -> torch.Tensor:
+    """Validate k-space and return it as complex64 (C, H, W): complex, finite, 2-D or 3-D."""
+    k = torch.as_tensor(np.asarray(kspace) if not isinstance(kspace, torch.Tensor) else kspace)
+    if not torch.is_complex(k):
+        raise MRIInputError(
+            f"{name} must be complex-valued (got dtype {k.dtype}); raw k-space is complex. If you hold real and "
+            "imaginary parts separately, combine them as real + 1j * imag."
+        )
+    if k.ndim == 2:
+        k = k[None]
+    if k.ndim != 3:
+        raise MRIInputError(f"{name} must have shape (H, W) or (coils, H, W), got {tuple(k.shape)}.")
+    if not torch.isfinite(k).all():
+        raise MRIInputError(f"{name} contains NaN or Inf values; the acquisition or the file is corrupt.")
+    return k.to(torch.complex64)
+
+
+class SimulateKspace(Randomizable, Transform):
+    """Simulate fully sampled k-space from an image-domain slice (NIfTI, DICOM).
+
+    A magnitude image gets an optional smooth synthetic phase (low-order polynomial, random per call), because real
+    MR images are complex and a network trained on real-only images learns a conjugate-symmetric k-space that
+    acquisitions do not have. With ``num_coils > 1`` the image is multiplied by sigpy's birdcage coil maps.
+
+    Args:
+        num_coils: 1 for single-coil k-space, else the number of simulated coils.
+        phase: "none" (keep the image's own phase, zero for magnitude images) or "smooth".
+        max_phase: peak absolute phase of the smooth phase, radians.
+
+    Returns:
+        ``(kspace (C, H, W) complex64, maps (C, H, W) complex64)``; maps are ones for one coil.
+    """
+
+    def __init__(self, num_coils: int = 1, phase: str = "smooth", max_phase: float = np.pi / 2) -> None:
+        if num_coils < 1:
+            raise MRIInputError(f"num_coils must be >= 1, got {num_coils}.")
+        if phase not in ("none", "smooth"):
+            raise MRIInputError(f"phase must be 'none' or 'smooth', got {phase!r}.")
+        self.num_coils = num_coils
+        self.phase = phase
+        self.max_phase = max_phase
+        self._coeffs = np.zeros(6)
+
+    def randomize(self, data=None) -> None:
+        self._coeffs = self.R.uniform(-1.0, 1.0, size=6)
+
+    def __call__(self, image, randomize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        img = torch.as_tensor(np.asarray(image) if not isinstance(image, torch.Tensor) else image)
+        if img.ndim == 3 and img.shape[0] == 1:
+            img = img[0]
+        if img.ndim != 2:
+            raise MRIInputError(f"SimulateKspace takes one 2-D slice (H, W), got shape {tuple(img.shape)}.")
+        if not torch.isfinite(img).all():
+            raise MRIInputError("the image contains NaN or Inf values; clean it before simulating k-space.")
+        img = img.to(torch.complex64) if not torch.is_complex(img) else img.to(torch.complex64)
+        if self.phase == "smooth":
+            if randomize:
+                self.randomize()
+            h, w = img.shape
+            yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+            c = torch.as_tensor(self._coeffs, dtype=torch.float32)
+            poly = c[0] + c[1] * yy + c[2] * xx + c[3] * yy * xx + c[4] * yy**2 + c[5] * xx**2
+            img = img * torch.polar(torch.ones_like(poly), self.max_phase * poly / 3.0)
+        if self.num_coils == 1:
+            maps = torch.ones((1, *img.shape), dtype=torch.complex64)
+        else:
+            import sigpy.mri
+
+            maps = torch.as_tensor(sigpy.mri.birdcage_maps((self.num_coils, *img.shape)), dtype=torch.complex64)
+            maps = maps / maps.abs().square().sum(0, keepdim=True).sqrt().clamp_min(1e-8)
+        return fft2c(maps * img), maps
+
+
+class UndersampleKspace(Randomizable, Transform):
+    """Apply a sampling mask to k-space, or find the acquired one.
+
+    Args:
+        mask: a mask generator called as ``mask(shape, seed=...)`` (e.g.
+            :class:`monai_d3gm.apps.reconstruction.masks.CartesianMask`), a fixed (H, W) mask, or None to take the
+            acquired mask of already undersampled k-space (the samples that are non-zero in any coil).
+
+    Returns:
+        ``(masked kspace (C, H, W), mask (H, W) float32)``.
+    """
+
+    def __init__(self, mask: Callable[..., torch.Tensor] | torch.Tensor | np.ndarray | None = None) -> None:
+        self.mask = mask
+        self._seed = 0
+
+    def randomize(self, data=None) -> None:
+        self._seed = int(self.R.randint(0, 2**31 - 1))
+
+    def __call__(self, kspace, mask=None, randomize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        k = as_kspace(kspace)
+        source = self.mask if mask is None else mask
+        if source is None:
+            m = (k.abs() > 0).any(0).to(torch.float32)
+            if not m.any():
+                raise MRIInputError("the k-space is all zeros: there is no acquired sample to reconstruct from.")
+            return k, m
+        if callable(source):
+            if randomize:
+                self.randomize()
+            m = torch.as_tensor(source(tuple(k.shape[-2:]), seed=self._seed), dtype=torch.float32)
+        else:
+            m = torch.as_tensor(np.asarray(source) if not isinstance(source, torch.Tensor) else source)
+            m = m.to(torch.float32)
+        if m.shape != k.shape[-2:]:
+            raise MRIInputError(
+                f"mask shape {tuple(m.shape)} does not match the k-space's (H, W) = {tuple(k.shape[-2:])}; build the "
+                "mask for this matrix size or transpose it (direction)."
+            )
+        return k * m.to(k.device), m
+
+
+class EstimateCoilMaps(Transform):
+    """Coil sensitivities from the calibration region (ESPIRiT via sigpy); ones for single-coil k-space.
+
+    Args:
+        calib_width: calibration region width passed to ESPIRiT.
+        thresh: ESPIRiT's threshold on the calibration matrix's singular values.
+        crop: ESPIRiT's eigenvalue crop.
+    """
+
+    def __init__(self, calib_width: int = 24, thresh: float = 0.02, crop: float = 0.95) -> None:
+        self.calib_width = calib_width
+        self.thresh = thresh
+        self.crop = crop
+
+    def __call__(self, kspace) -> torch.Tensor:
+        k = as_kspace(kspace)
+        if k.shape[0] == 1:
+            return torch.ones_like(k)
+        return torch.as_tensor(
+            espirit_maps(k, calib_width=self.calib_width, thresh=self.thresh, crop=self.crop), dtype=torch.complex64
+        )
+
+
+class SenseAdjoint(Transform):
+    """The SENSE-adjoint image Σ_c conj(S_c) F⁻¹ y_c (the zero-filled image for one coil): D³GM's μ.
+
+    Returns:
+        complex (H, W).
+    """
+
+    def __call__(self, kspace, maps=None) -> torch.Tensor:
+        k = as_kspace(kspace)
+        if maps is None:
+            if k.shape[0] != 1:
+                raise MRIInputError(f"{k.shape[0]}-coil k-space needs coil maps (EstimateCoilMaps) for its image.")
+            return ifft2c(k[0])
+        s = torch.as_tensor(maps).to(torch.complex64)
+        if s.shape != k.shape:
+            raise MRIInputError(f"coil maps {tuple(s.shape)} must match the k-space's shape {tuple(k.shape)}.")
+        return SenseOperator(s[None], torch.ones(k.shape[-2:])).adjoint(k[None])[0]
+
+
+class NormalizeByMax(Transform):
+    """Divide by max |reference| (D³GM's "normalise by max |x|"); returns the scale so outputs can be scaled back.
+
+    At inference only the degraded image is known, so the reference is μ (its max is what training used too).
+
+    Returns:
+        ``(normalised, scale)``.
+    """
+
+    def __call__(self, image, reference=None) -> tuple[torch.Tensor, float]:
+        img = torch.as_tensor(image)
+        ref = img if reference is None else torch.as_tensor(reference)
+        scale = float(ref.abs().max())
+        if not np.isfinite(scale) or scale <= 0:
+            raise MRIInputError(f"cannot normalise: max |reference| is {scale}; the input is empty or corrupt.")
+        return img / scale, scale
+
+
+class ComplexToChannels(Transform):
+    """Complex (H, W) or (1, H, W) → real float32 (2, H, W) = (real, imaginary)."""
+
+    def __call__(self, image) -> torch.Tensor:
+        img = torch.as_tensor(image)
+        if not torch.is_complex(img):
+            img = img.to(torch.complex64)
+        if img.ndim == 2:
+            img = img[None]
+        return complex_to_channels(img[None])[0].to(torch.float32)
+
+
+class ChannelsToComplex(Transform):
+    """Real (2, H, W) → complex (H, W)."""
+
+    def __call__(self, image) -> torch.Tensor:
+        img = torch.as_tensor(image)
+        if img.ndim != 3 or img.shape[0] != 2:
+            raise MRIInputError(f"expected (2, H, W) = (real, imaginary) channels, got {tuple(img.shape)}.")
+        return channels_to_complex(img[None])[0, 0]

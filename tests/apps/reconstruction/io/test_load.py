@@ -1,0 +1,68 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from monai_d3gm.apps.reconstruction import MRIInputError
+from monai_d3gm.apps.reconstruction.io import load_mri_slice, write_cfl, write_fastmri, write_nifti
+from monai_d3gm.apps.reconstruction.transforms import LoadMRISliced
+from tests.utils import shared_data
+
+
+def test_every_format_gives_one_slice(tmp_path):
+    rng = np.random.default_rng(0)
+    k = (rng.standard_normal((3, 2, 8, 6)) + 1j * rng.standard_normal((3, 2, 8, 6))).astype(np.complex64)
+    write_fastmri(tmp_path / "f.h5", k, mask=np.array([1, 0, 1, 1, 0, 1], np.float32))
+    d = load_mri_slice(tmp_path / "f.h5", slice_index=2)
+    assert d["format"] == "fastmri" and d["slice_index"] == 2
+    np.testing.assert_array_equal(d["kspace"], k[2])
+    assert d["mask"].shape == (8, 6) and d["mask"][:, 1].sum() == 0
+    write_cfl(tmp_path / "k", k[0].transpose(1, 2, 0)[None])  # BART layout [1, H, W, coils]
+    np.testing.assert_array_equal(load_mri_slice(tmp_path / "k")["kspace"], k[0])
+    np.save(tmp_path / "k.npy", k[1])
+    np.testing.assert_array_equal(load_mri_slice(tmp_path / "k.npy")["kspace"], k[1])
+    vol = rng.random((5, 6, 7)).astype(np.float32)
+    write_nifti(vol, np.eye(4), tmp_path / "v.nii.gz")
+    d = LoadMRISliced("path")({"path": str(tmp_path / "v.nii.gz")})
+    np.testing.assert_array_equal(d["image"], vol[:, :, 3])
+    assert d["affine"].shape == (4, 4)
+
+
+def test_real_inputs():
+    d = load_mri_slice(shared_data("espirit-brain-8ch-kspace", "full.cfl"))
+    assert d["kspace"].shape == (8, 230, 180)
+    d = load_mri_slice(shared_data("sigpy-brain-8ch-poisson-kspace", "cartesian_ksp.npy"))
+    assert d["kspace"].shape == (8, 230, 180)
+    d = load_mri_slice(shared_data("gadgetron-ismrmrd-phantom-14ch", "meas_MID00349_FID09273_SNR_R3.h5"))
+    assert d["kspace"].shape[0] == 14 and d["mask"].shape == d["kspace"].shape[1:]
+    d = load_mri_slice(shared_data("niivue-brain-t1-flair", "FLAIR.nii.gz"), slice_index=10)
+    assert d["image"].shape == (124, 160) and d["slice_index"] == 10
+
+
+@pytest.mark.parametrize(
+    "name, content, match",
+    [
+        ("missing.h5", None, "does not exist"),
+        ("notes.txt", b"hello", "unknown MRI format"),
+        ("bad.h5", b"not hdf5", "HDF5"),
+        ("real.npy", np.zeros((2, 4, 4)), "complex"),
+        ("nan.npy", np.full((1, 4, 4), np.nan, np.complex64), "NaN"),
+    ],
+)
+def test_bad_inputs(tmp_path, name, content, match):
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        np.save(path, content)
+    with pytest.raises(MRIInputError, match=match):
+        load_mri_slice(path)
+
+
+def test_slice_out_of_range(tmp_path):
+    write_nifti(np.ones((2, 2, 3), np.float32), np.eye(4), tmp_path / "v.nii")
+    with pytest.raises(MRIInputError, match="out of range"):
+        load_mri_slice(tmp_path / "v.nii", slice_index=3)

@@ -1,0 +1,113 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from monai.transforms import Compose
+
+from monai_d3gm.apps.reconstruction import MRIInputError
+from monai_d3gm.apps.reconstruction.fft import fft2c
+from monai_d3gm.apps.reconstruction.masks import CartesianMask
+from monai_d3gm.apps.reconstruction.transforms import (
+    ChannelsToComplexd,
+    ComplexToChannelsd,
+    EstimateCoilMapsd,
+    NormalizeByMaxd,
+    ScaleBackd,
+    SenseAdjointd,
+    SimulateKspace,
+    SimulateKspaced,
+    UndersampleKspace,
+    UndersampleKspaced,
+)
+
+
+def phantom(h: int = 48, w: int = 40) -> np.ndarray:
+    yy, xx = np.mgrid[-1 : 1 : h * 1j, -1 : 1 : w * 1j]
+    img = ((yy / 0.8) ** 2 + (xx / 0.6) ** 2 < 1).astype(np.float32) * 0.6
+    img += ((yy / 0.3) ** 2 + ((xx - 0.2) / 0.2) ** 2 < 1).astype(np.float32) * 0.4
+    return img
+
+
+def chain(num_coils: int, phase: str = "none", mask=None):
+    return Compose(
+        [
+            SimulateKspaced("image", num_coils=num_coils, phase=phase),
+            UndersampleKspaced("kspace", mask=mask, full_key="kspace_full"),
+            EstimateCoilMapsd("kspace", calib_width=12),
+            SenseAdjointd(["kspace", "kspace_full"], output_keys=["mu", "target"]),
+            NormalizeByMaxd(["mu", "target", "kspace"], reference_key="mu"),
+            ComplexToChannelsd(["mu", "target"]),
+        ]
+    ).set_random_state(0)
+
+
+def test_single_coil_chain():
+    img = phantom()
+    mask = CartesianMask("equispaced", acceleration=4, center_fraction=0.16)
+    out = chain(1, mask=mask)({"image": img})
+    assert out["mu"].shape == out["target"].shape == (2, 48, 40) and out["mu"].dtype == torch.float32
+    assert out["mask"].shape == (48, 40) and 0.2 < float(out["mask"].mean()) < 0.4
+    mu = torch.complex(out["mu"][0], out["mu"][1])
+    assert abs(float(mu.abs().max()) - 1.0) < 1e-6  # normalised by max |mu|
+    target = torch.complex(out["target"][0], out["target"][1]) * out["scale"]
+    torch.testing.assert_close(target.real, torch.from_numpy(img), atol=1e-5, rtol=0)  # no phase: the image back
+    # mu is the zero-filled image: its k-space equals the measurement on the mask and zero elsewhere
+    k_mu = fft2c(mu * out["scale"])
+    torch.testing.assert_close(k_mu * (1 - out["mask"]), torch.zeros_like(k_mu), atol=1e-5, rtol=0)
+    torch.testing.assert_close(k_mu, (out["kspace"] * out["scale"])[0], atol=1e-4, rtol=1e-4)
+    back = ScaleBackd("target")(ChannelsToComplexd("target")(out))
+    torch.testing.assert_close(back["target"].real, torch.from_numpy(img), atol=1e-5, rtol=0)
+
+
+def test_multi_coil_chain_matches_magnitude():
+    img = phantom(64, 64)
+    out = chain(4, phase="smooth", mask=CartesianMask("random", acceleration=3, center_fraction=0.25))({"image": img})
+    assert out["maps"].shape == out["kspace"].shape == (4, 64, 64)
+    target = torch.complex(out["target"][0], out["target"][1]).abs() * out["scale"]
+    inside = torch.from_numpy(img) > 0
+    rel = float((target[inside] - torch.from_numpy(img)[inside]).abs().mean() / torch.from_numpy(img)[inside].mean())
+    assert rel < 0.05, rel
+
+
+def test_seeded_chains_repeat():
+    mask = CartesianMask("random", acceleration=4, center_fraction=0.08)
+    a = chain(1, "smooth", mask)({"image": phantom()})
+    b = chain(1, "smooth", mask)({"image": phantom()})
+    torch.testing.assert_close(a["mu"], b["mu"], rtol=0, atol=0)
+    torch.testing.assert_close(a["mask"], b["mask"], rtol=0, atol=0)
+
+
+def test_acquired_mask_is_taken_from_the_data():
+    k = torch.randn(2, 16, 12, dtype=torch.complex64)
+    k[:, ::3] = 0
+    out = UndersampleKspaced("kspace")({"kspace": k})
+    assert float(out["mask"][::3].sum()) == 0 and float(out["mask"][1::3].mean()) == 1.0
+    torch.testing.assert_close(out["kspace"], k)
+
+
+@pytest.mark.parametrize(
+    "kspace, mask, match",
+    [
+        (torch.randn(8, 8), None, "complex"),
+        (torch.full((8, 8), float("nan"), dtype=torch.complex64), None, "NaN"),
+        (torch.zeros(8, 8, dtype=torch.complex64), None, "all zeros"),
+        (torch.ones(8, 8, dtype=torch.complex64), torch.ones(8, 9), "does not match"),
+        (torch.ones(2, 2, 8, 8, dtype=torch.complex64), None, "shape"),
+    ],
+)
+def test_bad_kspace(kspace, mask, match):
+    with pytest.raises(MRIInputError, match=match):
+        UndersampleKspace(mask)(kspace)
+
+
+def test_bad_images():
+    with pytest.raises(MRIInputError, match="2-D slice"):
+        SimulateKspace()(np.zeros((3, 4, 5)))
+    with pytest.raises(MRIInputError, match="NaN"):
+        SimulateKspace()(np.full((4, 5), np.inf))
+    with pytest.raises(MRIInputError, match="normalise"):
+        NormalizeByMaxd(["mu"])({"mu": torch.zeros(4, 4)})
