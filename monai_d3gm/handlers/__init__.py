@@ -4,3 +4,4 @@
 from __future__ import annotations
 
 from .checkpoint_saver import AtomicCheckpointSaver, atomic_save
+from .loss_logger import LossLogger

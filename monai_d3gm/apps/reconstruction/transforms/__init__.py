@@ -12,6 +12,7 @@ from .array import (
     SimulateKspace,
     UndersampleKspace,
     as_kspace,
+    simulated_coil_maps,
 )
 from .dictionary import (
     ChannelsToComplexd,

@@ -8,6 +8,7 @@ are complex (H, W) until :class:`ComplexToChannels` turns them into real (2, H, 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -27,7 +28,22 @@ __all__ = [
     "ComplexToChannels",
     "ChannelsToComplex",
     "as_kspace",
+    "simulated_coil_maps",
 ]
+
+
+@functools.lru_cache(maxsize=16)
+def simulated_coil_maps(num_coils: int, height: int, width: int) -> torch.Tensor:
+    """sigpy's birdcage coil maps (C, H, W) complex64, normalised to unit root-sum-of-squares (cached per shape).
+
+    Ones for one coil. Treat the result as read-only: it is shared between calls.
+    """
+    if num_coils == 1:
+        return torch.ones((1, height, width), dtype=torch.complex64)
+    import sigpy.mri
+
+    maps = torch.as_tensor(sigpy.mri.birdcage_maps((num_coils, height, width)), dtype=torch.complex64)
+    return maps / maps.abs().square().sum(0, keepdim=True).sqrt().clamp_min(1e-8)
 
 
 def as_kspace(kspace, name: str = "kspace") -> torch.Tensor:
@@ -93,13 +109,7 @@ class SimulateKspace(Randomizable, Transform):
             c = torch.as_tensor(self._coeffs, dtype=torch.float32)
             poly = c[0] + c[1] * yy + c[2] * xx + c[3] * yy * xx + c[4] * yy**2 + c[5] * xx**2
             img = img * torch.polar(torch.ones_like(poly), self.max_phase * poly / 3.0)
-        if self.num_coils == 1:
-            maps = torch.ones((1, *img.shape), dtype=torch.complex64)
-        else:
-            import sigpy.mri
-
-            maps = torch.as_tensor(sigpy.mri.birdcage_maps((self.num_coils, *img.shape)), dtype=torch.complex64)
-            maps = maps / maps.abs().square().sum(0, keepdim=True).sqrt().clamp_min(1e-8)
+        maps = simulated_coil_maps(self.num_coils, *img.shape)
         return fft2c(maps * img), maps
 
 
