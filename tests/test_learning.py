@@ -11,14 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from monai.utils import set_determinism
 
 from monai_d3gm.data import make_synthetic_pairs
-from monai_d3gm.engines import D3GMPrepareBatch
-from monai_d3gm.inferers import D3GMInferer
-from monai_d3gm.losses import D3GMLoss
-from monai_d3gm.networks.nets import ScoreUNet
-from monai_d3gm.networks.schedulers import D3GMScheduler
+from tests.utils import train_toy_score_network
 
 STEPS = 250
 
@@ -33,25 +28,8 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 @pytest.fixture(scope="module")
 def trained():
-    set_determinism(seed=0)
     train = make_synthetic_pairs(64, size=32, seed=0)
-    x_all, mu_all = stack(train, "image"), stack(train, "mu")
-    sched = D3GMScheduler(tau=2.0, prediction_type="residual", clip_sample_min=0.0, clip_sample_max=1.0)
-    net = ScoreUNet(image_channels=1, channels=(16, 32), attention_levels=(False, False), norm_num_groups=8)
-    inferer, prepare, loss_fn = D3GMInferer(sched, progress=False), D3GMPrepareBatch(sched, seed=0), D3GMLoss(sched)
-    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-    g = torch.Generator().manual_seed(0)
-    losses = []
-    for _ in range(STEPS):
-        idx = torch.randint(0, len(train), (16,), generator=g)
-        x0, target, _, kwargs = prepare({"image": x_all[idx], "mu": mu_all[idx]})
-        loss = loss_fn(inferer(x0, net, **kwargs), target)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    set_determinism(seed=None)
-    return net.eval(), inferer, losses
+    return train_toy_score_network(stack(train, "image"), stack(train, "mu"), STEPS, clip=(0.0, 1.0))
 
 
 def test_loss_decreases(trained):

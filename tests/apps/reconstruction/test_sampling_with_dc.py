@@ -7,17 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from monai.utils import set_determinism
 
 from monai_d3gm.apps.reconstruction.data_consistency import HardDataConsistency
 from monai_d3gm.apps.reconstruction.fft import channels_to_complex, complex_to_channels, fft2c, ifft2c
 from monai_d3gm.apps.reconstruction.masks import CartesianMask
 from monai_d3gm.data import make_synthetic_pairs
-from monai_d3gm.engines import D3GMPrepareBatch
-from monai_d3gm.inferers import D3GMInferer
-from monai_d3gm.losses import D3GMLoss
-from monai_d3gm.networks.nets import ScoreUNet
-from monai_d3gm.networks.schedulers import D3GMScheduler
+from tests.utils import train_toy_score_network
 
 SIZE = 32
 
@@ -38,24 +33,11 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 @pytest.fixture(scope="module")
 def toy_model():
-    set_determinism(seed=0)
     mask = CartesianMask("random", acceleration=4, center_fraction=0.16)((SIZE, SIZE), seed=1)
     train = torch.from_numpy(np.stack([p["image"] for p in make_synthetic_pairs(64, size=SIZE, seed=0)]))
     x_all, mu_all, _ = undersample(train, mask)
-    sched = D3GMScheduler(tau=2.0, prediction_type="residual")
-    net = ScoreUNet(image_channels=2, channels=(16, 32), attention_levels=(False, False), norm_num_groups=8)
-    inferer, prepare, loss_fn = D3GMInferer(sched, progress=False), D3GMPrepareBatch(sched, seed=0), D3GMLoss(sched)
-    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-    g = torch.Generator().manual_seed(0)
-    for _ in range(200):
-        idx = torch.randint(0, len(train), (16,), generator=g)
-        x0, target, _, kwargs = prepare({"image": x_all[idx], "mu": mu_all[idx]})
-        loss = loss_fn(inferer(x0, net, **kwargs), target)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    set_determinism(seed=None)
-    return net.eval(), inferer, mask
+    net, inferer, _ = train_toy_score_network(x_all, mu_all, steps=200)
+    return net, inferer, mask
 
 
 @pytest.mark.parametrize("sampler", ["sde", "ode", "posterior"])
