@@ -3,5 +3,5 @@
 
 from __future__ import annotations
 
-from .checkpoint_saver import AtomicCheckpointSaver, atomic_save
+from .checkpoint_saver import AtomicCheckpointSaver, atomic_save, export_state_dict
 from .loss_logger import LossLogger

@@ -17,7 +17,7 @@ from monai.utils import optional_import
 
 Events, _ = optional_import("ignite.engine", name="Events")
 
-__all__ = ["AtomicCheckpointSaver", "atomic_save"]
+__all__ = ["AtomicCheckpointSaver", "atomic_save", "export_state_dict"]
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:
@@ -38,6 +38,23 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def export_state_dict(checkpoint: str | os.PathLike, key: str, path: str | os.PathLike) -> Path:
+    """Write one object's state dict from a training checkpoint (e.g. the EMA network) as a bundle's model file.
+
+    Loads with ``weights_only=True`` and writes atomically.
+
+    Example::
+
+        from monai_d3gm.handlers import export_state_dict
+        export_state_dict("runs/checkpoints/checkpoint_latest.pt", "ema", "models/model.pt")
+    """
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if key not in state:
+        raise KeyError(f"{checkpoint} holds {sorted(state)}, not {key!r}.")
+    atomic_save(state[key], path)
+    return Path(path)
 
 
 class AtomicCheckpointSaver:

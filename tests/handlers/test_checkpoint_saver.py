@@ -8,7 +8,7 @@ import threading
 import pytest
 import torch
 
-from monai_d3gm.handlers import AtomicCheckpointSaver, atomic_save
+from monai_d3gm.handlers import AtomicCheckpointSaver, atomic_save, export_state_dict
 
 
 def test_atomic_save_round_trips_with_weights_only(tmp_path):
@@ -53,3 +53,13 @@ def test_pickled_code_is_refused_on_resume(tmp_path):
     saver.attach(engine)
     with pytest.raises(Exception, match="[Ww]eights only load failed|Unsupported global"):
         engine.run([0], max_epochs=1)
+
+
+def test_export_state_dict(tmp_path):
+    net = torch.nn.Linear(2, 2)
+    atomic_save({"ema": net.state_dict(), "optimizer": {}}, tmp_path / "ckpt.pt")
+    export_state_dict(tmp_path / "ckpt.pt", "ema", tmp_path / "models" / "model.pt")
+    state = torch.load(tmp_path / "models" / "model.pt", weights_only=True)
+    torch.testing.assert_close(state["weight"], net.weight.detach())
+    with pytest.raises(KeyError, match="not 'network'"):
+        export_state_dict(tmp_path / "ckpt.pt", "network", tmp_path / "x.pt")
