@@ -88,23 +88,6 @@ def test_timestep_dependence():
     torch.testing.assert_close(a, c)
 
 
-def test_timesteps_broadcast_and_validation():
-    net = tiny_nafnet()
-    perturb_block_scales(net)
-    x = torch.randn(3, 6, 12, 12)
-    with torch.no_grad():
-        full = net(x, torch.tensor([7, 7, 7]))
-        torch.testing.assert_close(net(x, torch.tensor([7])), full)
-        torch.testing.assert_close(net(x, torch.tensor(7)), full)
-        torch.testing.assert_close(net(x, 7), full)
-        # a batch of different timesteps: each sample gets its own
-        mixed = net(x, torch.tensor([7, 80, 7]))
-        torch.testing.assert_close(mixed[[0, 2]], full[[0, 2]])
-        assert not torch.allclose(mixed[1], full[1])
-    with pytest.raises(ValueError, match="timesteps"):
-        net(x, torch.tensor([1, 2]))
-
-
 def test_gradients_reach_all_parameters():
     net = tiny_nafnet(image_channels=2)
     x = torch.randn(2, 4, 21, 19)

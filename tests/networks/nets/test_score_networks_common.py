@@ -1,6 +1,6 @@
 # Copyright (c) monai-d3gm contributors
 # Licensed under the Apache License, Version 2.0
-"""What both score networks must do alike: run under MONAI's DiffusionInferer (the SGM baseline's concat mode)."""
+"""What both score networks must do alike: timestep handling, and running under MONAI's DiffusionInferer."""
 
 from __future__ import annotations
 
@@ -44,3 +44,23 @@ def test_diffusion_inferer_concat(make_net):
     scheduler.set_timesteps(num_inference_steps=3)
     sample = inferer.sample(noise, net, scheduler, conditioning=condition, mode="concat", verbose=False)
     assert sample.shape == image.shape and torch.isfinite(sample).all()
+
+
+@pytest.mark.parametrize("make_net", [unet, nafnet])
+def test_timesteps_broadcast_and_validation(make_net):
+    net = make_net()
+    x = torch.randn(3, 2 * net.image_channels, 12, 12)
+    with torch.no_grad():
+        full = net(x, torch.tensor([7, 7, 7]))
+        torch.testing.assert_close(net(x, torch.tensor([7])), full)
+        torch.testing.assert_close(net(x, torch.tensor(7)), full)
+        torch.testing.assert_close(net(x, 7), full)
+        torch.testing.assert_close(net(x, torch.tensor([7.0])), full)
+        # a batch of different timesteps: each sample gets its own
+        mixed = net(x, torch.tensor([7, 80, 7]))
+        torch.testing.assert_close(mixed[[0, 2]], full[[0, 2]])
+        assert not torch.allclose(mixed[1], full[1])
+    with pytest.raises(ValueError, match="timesteps"):
+        net(x, torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="timesteps"):
+        net(x, torch.ones(3, 1))

@@ -102,21 +102,6 @@ def test_timestep_dependence():
     torch.testing.assert_close(a, c)
 
 
-def test_timesteps_broadcast_and_validation():
-    net = tiny_unet()
-    randomise_zero_init(net)
-    x = torch.randn(3, 2, 12, 12)
-    with torch.no_grad():
-        full = net(x, torch.tensor([7, 7, 7]))
-        torch.testing.assert_close(net(x, torch.tensor([7])), full)
-        torch.testing.assert_close(net(x, torch.tensor(7)), full)
-        torch.testing.assert_close(net(x, torch.tensor([7.0])), full)
-    with pytest.raises(ValueError, match="timesteps"):
-        net(x, torch.tensor([1, 2]))
-    with pytest.raises(ValueError, match="timesteps"):
-        net(x, torch.ones(3, 1))
-
-
 def test_gradients_reach_all_parameters():
     net = tiny_unet(image_channels=2)
     randomise_zero_init(net)
