@@ -136,6 +136,9 @@ class D3GMScheduler(Scheduler):
         sigmas_sq = self._diffusion_sq()
         #: v_i, the marginal variance of x_i given x0 (includes τ²)
         self.variances = self._marginal_variances(sigmas_sq)
+        #: sqrt(v_i) and e^{−θ̄_i}, tabulated once: the sampler reads them at every step
+        self.marginal_stds = self.variances.sqrt()
+        self.decays = torch.exp(-self.thetas_bar)
         #: G_i = ∫_0^{t_i} τ² σ_s² ds, the integrated squared diffusion coefficient
         self.diffusion_integrals = (
             torch.cumsum(self.tau**2 * sigmas_sq * self.dt, 0) - self.tau**2 * sigmas_sq[0] * self.dt
@@ -186,7 +189,7 @@ class D3GMScheduler(Scheduler):
 
     def _decay(self, t: int | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
         """e^{−θ̄_t}."""
-        return self._gather(torch.exp(-self.thetas_bar), t, like)
+        return self._gather(self.decays, t, like)
 
     # ----------------------------------------------------------------------------------------------------------------
     # forward process
@@ -201,7 +204,7 @@ class D3GMScheduler(Scheduler):
     def marginal_std(self, timesteps: int | torch.Tensor) -> torch.Tensor:
         """sqrt(v_t), the standard deviation of x_t given x0 (float64 tensor shaped like ``timesteps``)."""
         t = self._check_timesteps(timesteps)
-        return self.variances[t].sqrt()
+        return self.marginal_stds[t]
 
     def add_noise(  # type: ignore[override]
         self, original_samples: torch.Tensor, mu: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor
@@ -216,7 +219,7 @@ class D3GMScheduler(Scheduler):
         """
         self._check_pair(noise, mu, "noise")
         t = self._check_timesteps(timesteps)
-        std = self._gather(self.variances.sqrt(), t, original_samples)
+        std = self._gather(self.marginal_stds, t, original_samples)
         return self.marginal_mean(original_samples, mu, t) + std * noise
 
     def prior_sample(self, mu: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -239,7 +242,7 @@ class D3GMScheduler(Scheduler):
         """
         t = _as_index(timesteps)
         if self.prediction_type == D3GMPredictionType.EPSILON:
-            std = self._gather(self.variances.sqrt(), t, sample)
+            std = self._gather(self.marginal_stds, t, sample)
             x0 = mu + (sample - mu - std * model_output) / self._decay(t, sample)
         elif self.prediction_type == D3GMPredictionType.SAMPLE:
             x0 = model_output
@@ -254,7 +257,7 @@ class D3GMScheduler(Scheduler):
     ) -> torch.Tensor:
         """ε = (x_t − m_t(x0)) / sqrt(v_t); needs t ≥ 1."""
         t = _as_index(timesteps)
-        std = self._gather(self.variances.sqrt(), t, sample)
+        std = self._gather(self.marginal_stds, t, sample)
         return (sample - mu - (original_samples - mu) * self._decay(t, sample)) / std
 
     def score_from_original_sample(
@@ -288,7 +291,7 @@ class D3GMScheduler(Scheduler):
         i = i.cpu() if isinstance(i, torch.Tensor) else i
         j = j.cpu() if isinstance(j, torch.Tensor) else j
         g = self.variances
-        decay = torch.exp(-self.thetas_bar)
+        decay = self.decays
         v_i, v_j = g[i], g[j]
         step_decay = decay[i] / decay[j]
         added = v_i - step_decay**2 * v_j
@@ -421,8 +424,8 @@ class D3GMScheduler(Scheduler):
             d_g = float(self.diffusion_integrals[i] - self.diffusion_integrals[j])
             prev = self.reverse_sde_mean(sample, x0, mu, i, j) + math.sqrt(d_g) * _randn_like(sample, generator)
         elif sampler == D3GMSampler.ODE:
-            ratio = math.sqrt(float(self.variances[j] / self.variances[i]))
-            decay_i, decay_j = float(torch.exp(-self.thetas_bar[i])), float(torch.exp(-self.thetas_bar[j]))
+            ratio = float(self.marginal_stds[j] / self.marginal_stds[i])
+            decay_i, decay_j = float(self.decays[i]), float(self.decays[j])
             prev = mu + ratio * (sample - mu) + (decay_j - ratio * decay_i) * (x0 - mu)
         else:
             a, b, std = self.posterior_coefficients(i, j, sample)
