@@ -20,6 +20,8 @@ from .fft import fft2c, ifft2c
 
 __all__ = [
     "SenseOperator",
+    "absorb_background_phase",
+    "lowres_coil_images",
     "espirit_maps",
     "lowres_maps",
     "calibration_region",
@@ -92,6 +94,49 @@ def calibration_region(mask: torch.Tensor | np.ndarray) -> tuple[int, tuple[int,
     return square, (rows, cols)
 
 
+def lowres_coil_images(kspace: torch.Tensor, calib_shape: Sequence[int]) -> torch.Tensor:
+    """Coil images (C, H, W) of the Hann-windowed centred ``calib_shape`` block of k-space (a smooth low-res view)."""
+    _, h, w = kspace.shape
+    rows, cols = (max(1, min(int(s), n)) for s, n in zip(calib_shape, (h, w)))
+    real = kspace.real.dtype
+    win_h = torch.hann_window(rows + 2, periodic=False, dtype=real, device=kspace.device)[1:-1]
+    win_w = torch.hann_window(cols + 2, periodic=False, dtype=real, device=kspace.device)[1:-1]
+    centre = torch.zeros_like(kspace)
+    sl_h, sl_w = _centred(h, rows), _centred(w, cols)
+    centre[:, sl_h, sl_w] = kspace[:, sl_h, sl_w] * (win_h[:, None] * win_w[None, :])
+    return ifft2c(centre)
+
+
+def absorb_background_phase(
+    kspace: torch.Tensor, maps: torch.Tensor, mask: torch.Tensor | np.ndarray | None = None
+) -> torch.Tensor:
+    """Coil maps that carry the image's smooth background phase, so that the SENSE image is nearly real.
+
+    Coil maps are defined up to a smooth phase: ``y_c = F(S_c x) = F((S_c e^{iφ}) (x e^{-iφ}))``. ESPIRiT fixes it
+    to the first coil's phase, which wraps several times across the field of view, while the networks are trained on
+    images with a smooth phase of at most π. Taking φ as the phase of the SENSE image of the Hann-windowed fully
+    sampled centre square (a low-resolution image) and returning ``S e^{iφ}`` moves that phase out of the image; data
+    consistency with the returned maps is exactly as valid as with ``S``.
+
+    Args:
+        kspace: centred multi-coil k-space (C, H, W), zero where not sampled.
+        maps: coil maps (C, H, W).
+        mask: sampling pattern (H, W) (default: the non-zero samples).
+
+    Returns:
+        complex maps (C, H, W) with the same magnitudes as ``maps``.
+    """
+    k = torch.as_tensor(kspace)
+    s = torch.as_tensor(maps).to(k.dtype)
+    pattern = sampling_mask_of(k) if mask is None else torch.as_tensor(mask).ne(0)
+    square, _ = calibration_region(pattern.reshape(k.shape[-2:]))
+    if square < 3:
+        return s
+    low = (s.conj() * lowres_coil_images(k, (square, square))).sum(0)
+    phase = torch.where(low.abs() > 0, torch.sgn(low), torch.ones_like(low))
+    return s * phase[None]
+
+
 def lowres_maps(kspace: torch.Tensor, calib_shape: Sequence[int], threshold: float = 0.05) -> torch.Tensor:
     """Low-resolution coil maps: coil images of the Hann-windowed calibration region, divided by their RSS.
 
@@ -106,15 +151,8 @@ def lowres_maps(kspace: torch.Tensor, calib_shape: Sequence[int], threshold: flo
     Returns:
         complex (C, H, W) maps with Σ_c |S_c|² = 1 inside the object.
     """
-    c, h, w = kspace.shape
-    rows, cols = (max(1, min(int(s), n)) for s, n in zip(calib_shape, (h, w)))
+    images = lowres_coil_images(kspace, calib_shape)
     real = kspace.real.dtype
-    win_h = torch.hann_window(rows + 2, periodic=False, dtype=real, device=kspace.device)[1:-1]
-    win_w = torch.hann_window(cols + 2, periodic=False, dtype=real, device=kspace.device)[1:-1]
-    centre = torch.zeros_like(kspace)
-    sl_h, sl_w = _centred(h, rows), _centred(w, cols)
-    centre[:, sl_h, sl_w] = kspace[:, sl_h, sl_w] * (win_h[:, None] * win_w[None, :])
-    images = ifft2c(centre)
     rss = root_sum_of_squares(images, dim=0)
     support = rss > threshold * rss.max()
     return torch.where(support, images / rss.clamp_min(torch.finfo(real).tiny), torch.zeros_like(images))

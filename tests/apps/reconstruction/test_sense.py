@@ -16,6 +16,7 @@ from monai_d3gm.apps.reconstruction.fft import fft2c, ifft2c
 from monai_d3gm.apps.reconstruction.masks import CartesianMask
 from monai_d3gm.apps.reconstruction.sense import (
     SenseOperator,
+    absorb_background_phase,
     calibration_region,
     conjugate_gradient,
     espirit_maps,
@@ -199,6 +200,33 @@ def test_espirit_detects_calibration_from_undersampled_data(brain):
     # ESPIRiT maps are defined up to a phase per pixel: compare |Σ_c conj(S_c) S'_c| (1 = the same map)
     agreement = (full_maps.conj() * maps).sum(0).abs()[inside]
     assert agreement.mean() > 0.95
+
+
+def _phase_spread(image: torch.Tensor, rss: torch.Tensor) -> float:
+    """Magnitude-weighted mean |phase| (radians) of ``image`` inside the object."""
+    inside = rss > 0.1 * rss.max()
+    w = image.abs()[inside]
+    return float((image.angle().abs()[inside] * w).sum() / w.sum())
+
+
+def test_absorb_background_phase_makes_the_sense_image_nearly_real(brain):
+    """Real 8-coil brain at 4x: ESPIRiT's first-coil phase convention leaves a wrapping phase in the SENSE image;
+    the absorbed maps keep |S| and the forward model, and the image phase drops below 0.35 rad (measured: 1.88 rad
+    before, 0.11 rad after)."""
+    k, _, rss = brain
+    mask = CartesianMask("random", 4, 0.08, seed=0)(k.shape[-2:])
+    kspace = k * mask
+    maps = espirit_maps(kspace, max_iter=30)
+    absorbed = absorb_background_phase(kspace, maps)
+    torch.testing.assert_close(absorbed.abs(), maps.abs())
+    before = SenseOperator(maps, mask).adjoint(kspace[None])[0]
+    after = SenseOperator(absorbed, mask).adjoint(kspace[None])[0]
+    torch.testing.assert_close(after.abs(), before.abs(), atol=1e-4 * float(before.abs().max()), rtol=0)
+    assert _phase_spread(after, rss) < 0.35 < _phase_spread(before, rss)
+    # S' x' = S x for x' = x e^{-iφ}: the absorbed maps describe the same acquisition
+    phase = torch.sgn(absorbed[0] * maps[0].conj())
+    x = _randc(*k.shape[-2:], seed=3)
+    torch.testing.assert_close(absorbed * (x * phase.conj()), maps * x * (phase.abs() > 0), atol=1e-5, rtol=1e-4)
 
 
 def test_fallback_maps_warn_and_work(brain):

@@ -17,7 +17,7 @@ from monai.transforms import Randomizable, Transform
 
 from ..errors import MRIInputError
 from ..fft import channels_to_complex, complex_to_channels, fft2c, ifft2c
-from ..sense import SenseOperator, espirit_maps
+from ..sense import SenseOperator, absorb_background_phase, espirit_maps
 
 __all__ = [
     "SimulateKspace",
@@ -162,20 +162,27 @@ class EstimateCoilMaps(Transform):
         calib_width: calibration region width passed to ESPIRiT.
         thresh: ESPIRiT's threshold on the calibration matrix's singular values.
         crop: ESPIRiT's eigenvalue crop.
+        absorb_phase: fold the image's smooth background phase into the maps
+            (:func:`~monai_d3gm.apps.reconstruction.sense.absorb_background_phase`), so the SENSE image is nearly
+            real like the training images; without it the image carries ESPIRiT's first-coil phase.
     """
 
-    def __init__(self, calib_width: int = 24, thresh: float = 0.02, crop: float = 0.95) -> None:
+    def __init__(
+        self, calib_width: int = 24, thresh: float = 0.02, crop: float = 0.95, absorb_phase: bool = True
+    ) -> None:
         self.calib_width = calib_width
         self.thresh = thresh
         self.crop = crop
+        self.absorb_phase = absorb_phase
 
     def __call__(self, kspace) -> torch.Tensor:
         k = as_kspace(kspace)
         if k.shape[0] == 1:
             return torch.ones_like(k)
-        return torch.as_tensor(
+        maps = torch.as_tensor(
             espirit_maps(k, calib_width=self.calib_width, thresh=self.thresh, crop=self.crop), dtype=torch.complex64
         )
+        return absorb_background_phase(k, maps) if self.absorb_phase else maps
 
 
 class SenseAdjoint(Transform):
