@@ -37,11 +37,31 @@ from monai_d3gm.handlers import atomic_save
 CONFIGS = ((1, 4, 0.08), (1, 8, 0.04), (8, 4, 0.08), (8, 8, 0.04))  # (coils, acceleration, centre fraction)
 
 
+class ReZero(torch.nn.Module):
+    """``gain * module(x)`` with a learnable gain that starts near zero (ReZero, Bachlechner et al. 2021).
+
+    It starts at 0.01, not 0: 0 times the infinite derivative of a coil map x / |x| at |x| = 0 gives NaN.
+    """
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__()
+        self.module = module
+        self.gain = torch.nn.Parameter(torch.full((), 0.01))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.gain * self.module(x)
+
+
 def build_varnet(cascades: int = 4) -> VariationalNetworkModel:
-    """A CPU-sized e2e-VarNet: ``cascades`` small complex U-Nets and a small coil-sensitivity U-Net."""
+    """A CPU-sized e2e-VarNet: ``cascades`` small complex U-Nets and a small coil-sensitivity U-Net.
+
+    Every cascade's refinement is scaled by a ReZero gain that starts at zero, so an untrained cascade is the identity
+    plus soft data consistency. With plain initialisation each random cascade about doubles the error of its input
+    (4 cascades: L1 0.17 -> 4.6 on normalised patches), which a short CPU training does not recover from.
+    """
     return VariationalNetworkModel(
         CoilSensitivityModel(spatial_dims=2, features=(8, 8, 16, 32, 64, 8)),
-        ComplexUnet(spatial_dims=2, features=(16, 16, 32, 64, 128, 16)),
+        ReZero(ComplexUnet(spatial_dims=2, features=(16, 16, 32, 64, 128, 16))),
         num_cascades=cascades,
     )
 
@@ -58,6 +78,18 @@ class PatchBatches(IterableDataset):
         self.slices = [d["image"] for d in VolumeSliceDataset(paths).data]
         self.batch_size, self.patch, self.seed = batch_size, patch, seed
 
+    def _patch(self, rng: np.random.Generator, tries: int = 20) -> np.ndarray:
+        """A random patch with some anatomy: VarNet's U-Nets normalise by the patch's standard deviation, which
+        blows up on empty background."""
+        for _ in range(tries):
+            img = self.slices[rng.integers(len(self.slices))]
+            y = rng.integers(img.shape[0] - self.patch + 1)
+            x = rng.integers(img.shape[1] - self.patch + 1)
+            patch = np.ascontiguousarray(img[y : y + self.patch, x : x + self.patch])
+            if patch.mean() > 0.05:
+                break
+        return patch
+
     def __iter__(self):
         rng = np.random.default_rng(self.seed)
         sim = SimulateKspace(num_coils=1)
@@ -69,12 +101,10 @@ class PatchBatches(IterableDataset):
             mask = torch.as_tensor(mask[0], dtype=torch.float32)
             kspaces, targets = [], []
             for _ in range(self.batch_size):
-                img = self.slices[rng.integers(len(self.slices))]
-                y = rng.integers(img.shape[0] - self.patch + 1)
-                x = rng.integers(img.shape[1] - self.patch + 1)
-                k, _ = sim(img[y : y + self.patch, x : x + self.patch])
+                patch = self._patch(rng)
+                k, _ = sim(patch)
                 kspaces.append(k)
-                targets.append(torch.as_tensor(img[y : y + self.patch, x : x + self.patch]))
+                targets.append(torch.as_tensor(patch))
             k = torch.stack(kspaces) * mask
             zero_filled = torch.fft.ifftshift(torch.fft.ifft2(torch.fft.fftshift(k, (-2, -1)), norm="ortho"), (-2, -1))
             scale = zero_filled.abs().pow(2).sum(1).sqrt().amax((-2, -1)).clamp_min(1e-8)  # max RSS per item
@@ -92,7 +122,7 @@ def main() -> None:
     parser.add_argument("--budget-seconds", type=float, required=True, help="wall-clock training budget")
     parser.add_argument("--out", required=True, help="where the weights (state dict) go")
     parser.add_argument("--cascades", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
 

@@ -75,6 +75,8 @@ class AtomicCheckpointSaver:
         resume: restore from ``checkpoint_latest.pt`` when it exists.
         final_model_key: key of ``save_dict`` whose state dict is written to ``final_model_path`` at completion.
         final_model_path: where to write it.
+        write: write checkpoints from this process; under DDP pass ``dist.get_rank() == 0`` so that one rank writes
+            while every rank resumes from the same checkpoint.
     """
 
     latest_name = "checkpoint_latest.pt"
@@ -88,6 +90,7 @@ class AtomicCheckpointSaver:
         resume: bool = True,
         final_model_key: str | None = None,
         final_model_path: str | os.PathLike | None = None,
+        write: bool = True,
     ) -> None:
         if not save_dict:
             raise ValueError("save_dict must name at least one object to checkpoint.")
@@ -102,6 +105,7 @@ class AtomicCheckpointSaver:
         self.resume = resume
         self.final_model_key = final_model_key
         self.final_model_path = final_model_path
+        self.write = bool(write)
         self.logger = logging.getLogger(__name__)
 
     @property
@@ -111,6 +115,8 @@ class AtomicCheckpointSaver:
     def attach(self, engine) -> None:
         if self.resume and self.latest_path.exists():
             CheckpointLoader(load_path=str(self.latest_path), load_dict=self.save_dict).attach(engine)
+        if not self.write:
+            return
         if self.save_interval > 0:
             engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.save_interval), self.save)
         engine.add_event_handler(Events.COMPLETED, self.completed)

@@ -130,7 +130,7 @@ class MRIReconstructionRunner:
     DICOM inputs), ``NAME/std.nii.gz`` when several posterior samples are drawn, ``NAME/dicom/`` (a derived series)
     for DICOM inputs, ``NAME/comparison.png`` (zero-filled input, D³GM output, reference and error map) and
     ``NAME/metrics.json`` (PSNR/SSIM of D³GM and zero-filling when a reference exists); ``metrics.json`` in
-    ``output_dir`` collects all cases. Every file is written atomically.
+    ``output_dir`` collects all cases (``{"cases": {NAME: ...}, "mean": ...}``). Every file is written atomically.
 
     Args:
         reconstructor: a :class:`~monai_d3gm.apps.reconstruction.D3GMReconstructor` (or any callable with its
@@ -165,7 +165,7 @@ class MRIReconstructionRunner:
     def __call__(self) -> dict[str, Any]:
         paths = self.cases()
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        summary: dict[str, Any] = {}
+        cases: dict[str, Any] = {}
         for path in paths if paths is not None else [None]:
             if path is None:
                 case = demo_case(num_coils=self.demo_coils)
@@ -176,8 +176,11 @@ class MRIReconstructionRunner:
             start = time.perf_counter()
             result = self.reconstructor(case)
             seconds = time.perf_counter() - start
-            summary[name] = self._write(name, case, result, seconds)
-            print(_report_line(name, summary[name]), flush=True)
+            cases[name] = self._write(name, case, result, seconds)
+            print(_report_line(name, cases[name]), flush=True)
+        summary = {"cases": cases, "mean": mean_metrics(cases)}
+        if len(cases) > 1 and summary["mean"]:
+            print(_report_line(f"mean of {len(cases)} cases", {**summary["mean"], "acceleration": None}), flush=True)
         _write_json(self.output_dir / "metrics.json", summary)
         return summary
 
@@ -219,9 +222,25 @@ class MRIReconstructionRunner:
         return record
 
 
+def mean_metrics(cases: dict[str, Any]) -> dict[str, Any]:
+    """Mean PSNR/SSIM per method and mean seconds over the cases that have a reference."""
+    with_ref = [r for r in cases.values() if r["metrics"]]
+    if not with_ref:
+        return {}
+    methods = with_ref[0]["metrics"]
+    return {
+        "metrics": {
+            m: {q: float(np.mean([r["metrics"][m][q] for r in with_ref])) for q in ("psnr", "ssim")} for m in methods
+        },
+        "seconds": float(np.mean([r["seconds"] for r in cases.values()])),
+        "num_cases": len(with_ref),
+    }
+
+
 def _report_line(name: str, record: dict[str, Any]) -> str:
     m = record["metrics"]
-    line = f"{name}: {record['acceleration']:.1f}x, {record['seconds']:.1f} s"
+    accel = record.get("acceleration")
+    line = f"{name}: " + (f"{accel:.1f}x, " if accel else "") + f"{record['seconds']:.1f} s"
     if m:
         line += "".join(f" | {k} PSNR {v['psnr']:.2f} dB SSIM {v['ssim']:.4f}" for k, v in m.items())
     return line

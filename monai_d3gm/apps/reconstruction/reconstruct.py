@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -14,12 +15,14 @@ from ...inferers import D3GMInferer
 from .data_consistency import HardDataConsistency, SenseDataConsistency, SoftDataConsistency
 from .errors import MRIInputError
 from .fft import channels_to_complex, complex_to_channels, ifft2c
-from .sense import root_sum_of_squares
+from .sense import root_sum_of_squares, sampling_mask_of
 from .transforms import EstimateCoilMaps, NormalizeByMax, SenseAdjoint, SimulateKspace, UndersampleKspace
 
 __all__ = ["D3GMReconstructor", "magnitude_metrics"]
 
 DC_MODES = ("none", "hard", "soft", "sense")
+#: k-space with at least this fraction of its samples non-zero counts as fully sampled
+FULLY_SAMPLED = 0.9
 
 
 def magnitude_metrics(image: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
@@ -100,6 +103,15 @@ class D3GMReconstructor:
         if "kspace" in case:
             full = torch.as_tensor(np.asarray(case["kspace"]))
             acquired = case.get("mask")
+            sampled = float(sampling_mask_of(full).float().mean())
+            if self.mask is not None and acquired is None and sampled < FULLY_SAMPLED:
+                warnings.warn(
+                    f"{case.get('path', 'the k-space')}: only {sampled:.0%} of k-space is sampled, so the data is "
+                    "already undersampled; reconstructing from its acquired samples instead of applying the mask "
+                    "(set use_acquired_mask to silence this).",
+                    stacklevel=2,
+                )
+                acquired = sampling_mask_of(full).float()
             if self.mask is not None and acquired is None:
                 kspace, mask = UndersampleKspace(self._fixed_mask)(full)
                 reference = root_sum_of_squares(ifft2c(full), dim=0)

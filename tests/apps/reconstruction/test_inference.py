@@ -1,0 +1,140 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""The inference runner: input discovery, outputs per format, geometry, atomic files, the embedded demo case."""
+
+from __future__ import annotations
+
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+import sigpy
+import torch
+
+from monai_d3gm.apps.reconstruction import MRIInputError
+from monai_d3gm.apps.reconstruction.inference import (
+    MRIReconstructionRunner,
+    demo_case,
+    find_mri_inputs,
+    mni152_template_path,
+)
+from monai_d3gm.apps.reconstruction.io import read_dicom_series, write_cfl, write_fastmri, write_nifti
+from monai_d3gm.apps.reconstruction.masks import CartesianMask
+from monai_d3gm.apps.reconstruction.reconstruct import D3GMReconstructor
+from monai_d3gm.inferers import D3GMInferer
+from monai_d3gm.networks.nets import ScoreUNet
+from monai_d3gm.networks.schedulers import D3GMScheduler
+from tests.apps.reconstruction.io.test_dicom import make_dicom_series
+
+
+def _phantom(n: int = 32) -> np.ndarray:
+    return np.abs(sigpy.shepp_logan((n, n))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def reconstructor():
+    torch.manual_seed(0)
+    net = ScoreUNet(image_channels=2, channels=(8, 8), attention_levels=(False, False), norm_num_groups=4)
+    inferer = D3GMInferer(D3GMScheduler(prediction_type="residual"), progress=False)
+    return D3GMReconstructor(net, inferer, mask=CartesianMask("random", 4, 0.16), num_inference_steps=2)
+
+
+def test_find_inputs_in_a_folder(tmp_path):
+    k = np.fft.fft2(_phantom()).astype(np.complex64)
+    write_fastmri(tmp_path / "a.h5", k[None])
+    write_cfl(tmp_path / "b", k[None, :, :, None])
+    write_nifti(_phantom()[..., None], np.eye(4), tmp_path / "c.nii.gz")
+    make_dicom_series(tmp_path / "d_series", n=2, rows=16, cols=16)
+    (tmp_path / ".hidden.h5").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("not an input")
+    names = [p.name for p in find_mri_inputs(tmp_path)]
+    assert names == ["a.h5", "b", "c.nii.gz", "d_series"]  # b.cfl and b.hdr are one BART case
+    assert find_mri_inputs(tmp_path / "a.h5") == [tmp_path / "a.h5"]
+    assert find_mri_inputs(tmp_path / "d_series") == [tmp_path / "d_series"]  # a folder of DICOM files
+
+
+def test_find_inputs_errors(tmp_path):
+    with pytest.raises(MRIInputError, match="does not exist"):
+        find_mri_inputs(tmp_path / "missing.h5")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(MRIInputError, match="holds no MRI input"):
+        find_mri_inputs(tmp_path / "empty")
+    (tmp_path / "x.xyz").write_text("?")
+    with pytest.raises(MRIInputError, match="unknown MRI format"):
+        find_mri_inputs(tmp_path / "x.xyz")
+
+
+def test_runner_writes_nifti_png_metrics_with_slice_geometry(tmp_path, reconstructor):
+    volume = np.stack([_phantom()] * 3, axis=-1) * 100.0
+    affine = np.diag([0.9, 0.8, 2.5, 1.0])
+    affine[:3, 3] = [-10.0, 5.0, 20.0]
+    write_nifti(volume, affine, tmp_path / "vol.nii.gz")
+    summary = MRIReconstructionRunner(reconstructor, tmp_path / "out", tmp_path / "vol.nii.gz", slice_index=2)()
+    out = tmp_path / "out" / "vol"
+    img = nib.load(out / "reconstruction.nii.gz")
+    assert img.shape == (32, 32, 1)
+    # the one-slice volume sits where slice 2 of the input sits
+    np.testing.assert_allclose(img.affine @ [0, 0, 0, 1], affine @ [0, 0, 2, 1])
+    assert (out / "comparison.png").stat().st_size > 1000
+    record = json.loads((out / "metrics.json").read_text())
+    assert set(record["metrics"]) == {"d3gm", "zero_filled"} and record["slice_index"] == 2
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text()) == summary
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_runner_dicom_input_writes_a_derived_series(tmp_path, reconstructor):
+    make_dicom_series(tmp_path / "series", n=3, rows=32, cols=32)
+    MRIReconstructionRunner(reconstructor, tmp_path / "out", tmp_path / "series")()
+    source = read_dicom_series(tmp_path / "series")
+    derived = read_dicom_series(tmp_path / "out" / "series" / "dicom")
+    assert derived.volume.shape == (1, 32, 32)
+    np.testing.assert_allclose(derived.positions[0], source.positions[1], atol=1e-4)  # the middle slice
+    assert derived.series_instance_uid != source.series_instance_uid
+
+
+def test_runner_kspace_without_reference_and_posterior_std(tmp_path):
+    torch.manual_seed(0)
+    net = ScoreUNet(image_channels=2, channels=(8, 8), attention_levels=(False, False), norm_num_groups=4)
+    rec = D3GMReconstructor(
+        net,
+        D3GMInferer(D3GMScheduler(prediction_type="residual"), progress=False),
+        mask=None,
+        num_inference_steps=2,
+        num_samples=2,
+        sampler="sde",
+    )
+    k = np.fft.fft2(_phantom()).astype(np.complex64)
+    mask = CartesianMask("equispaced", 4, 0.16, seed=0)((32, 32)).numpy()
+    np.save(tmp_path / "acq.npy", (k * mask)[None])
+    summary = MRIReconstructionRunner(rec, tmp_path / "out", tmp_path / "acq.npy")()
+    assert summary["cases"]["acq"]["metrics"] == {} and summary["cases"]["acq"]["acceleration"] > 2.5
+    assert summary["mean"] == {}
+    assert nib.load(tmp_path / "out" / "acq" / "std.nii.gz").shape == (32, 32, 1)
+
+
+def test_runner_checks_every_input_before_reconstructing(tmp_path, reconstructor):
+    with pytest.raises(MRIInputError):
+        MRIReconstructionRunner(reconstructor, tmp_path / "out", tmp_path / "nothing_here.h5")()
+    assert not (tmp_path / "out").exists()
+
+
+def test_demo_case_is_real_offline_data():
+    path = mni152_template_path()
+    assert path.is_file() and "nilearn" in str(path)
+    case = demo_case(num_coils=4, slice_index=100)
+    k = case["kspace"]
+    assert k.shape == (4, 233, 197) and np.isfinite(k).all()
+    image = np.sqrt((np.abs(np.fft.ifft2(np.fft.ifftshift(k, (-2, -1)))) ** 2).sum(0))
+    assert image.max() > 0 and case["slice_affine"].shape == (4, 4)
+    np.testing.assert_array_equal(demo_case(4, 100)["kspace"], k)  # deterministic
+
+
+def test_undersampled_kspace_keeps_its_acquired_samples(tmp_path, reconstructor):
+    """A mask is asked for, but the file is already undersampled: warn and use what was acquired (not R = 16)."""
+    k = np.fft.fft2(_phantom()).astype(np.complex64)
+    mask = CartesianMask("equispaced", 4, 0.16, seed=0)((32, 32)).numpy()
+    np.save(tmp_path / "acq.npy", (k * mask)[None])
+    with pytest.warns(UserWarning, match="already undersampled"):
+        summary = MRIReconstructionRunner(reconstructor, tmp_path / "out", tmp_path / "acq.npy")()
+    assert summary["cases"]["acq"]["acceleration"] == pytest.approx(32 / mask[0].sum())
