@@ -21,6 +21,7 @@ import time
 import numpy as np
 import torch
 from ignite.engine import Events
+from ignite.handlers import TerminateOnNan
 from monai.apps.reconstruction.networks.nets.coil_sensitivity_model import CoilSensitivityModel
 from monai.apps.reconstruction.networks.nets.complex_unet import ComplexUnet
 from monai.apps.reconstruction.networks.nets.varnet import VariationalNetworkModel
@@ -148,13 +149,15 @@ def main() -> None:
         if engine.state.iteration % 50 == 0:
             mean = sum(losses[-50:]) / len(losses[-50:])
             print(f"iter {engine.state.iteration} mean loss {mean:.4f} {time.perf_counter() - start:.0f}s", flush=True)
-        if engine.state.iteration % 250 == 0:
-            atomic_save(net.state_dict(), args.out)
+        if engine.state.iteration % 250 == 0 and all(torch.isfinite(p).all() for p in net.parameters()):
+            atomic_save(net.state_dict(), args.out)  # never overwrite good weights with diverged ones
         if time.perf_counter() - start >= args.budget_seconds:
             engine.terminate()
 
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, TerminateOnNan(lambda output: output[0]["loss"]))
     trainer.run()
-    atomic_save(net.state_dict(), args.out)
+    if all(torch.isfinite(p).all() for p in net.parameters()):
+        atomic_save(net.state_dict(), args.out)
     print(f"VarNet: {trainer.state.iteration} iterations in {time.perf_counter() - start:.0f}s -> {args.out}")
 
 

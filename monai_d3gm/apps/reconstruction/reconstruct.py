@@ -51,6 +51,8 @@ class D3GMReconstructor:
     * undersampled k-space (``mask=None``) is reconstructed from its acquired samples (no reference unless the file
       holds one of the same size).
 
+    Multi-coil cases may carry their own coil maps ("maps", (C, H, W)); otherwise ESPIRiT estimates them.
+
     Args:
         network: the score network (2 image channels: real, imaginary).
         inferer: the D³GM inferer (its scheduler must match the network's training).
@@ -128,7 +130,9 @@ class D3GMReconstructor:
             reference = image
         else:
             raise MRIInputError(f"the case has neither 'kspace' nor 'image' (keys: {sorted(case)}).")
-        maps = self.coil_maps(kspace) if kspace.shape[0] > 1 else None
+        maps = None
+        if kspace.shape[0] > 1:
+            maps = self.coil_maps(kspace) if case.get("maps") is None else torch.as_tensor(np.asarray(case["maps"]))
         mu, scale = NormalizeByMax()(SenseAdjoint()(kspace, maps))
         return {
             "kspace": kspace / scale,
@@ -180,6 +184,10 @@ class D3GMReconstructor:
             )
             samples.append(channels_to_complex(out)[0, 0].cpu())
         stack = torch.stack(samples) * prepared["scale"]
+        if prepared["maps"] is not None:
+            # pixels outside the coil maps' support (ESPIRiT's crop) do not enter the SENSE model: no measurement
+            # constrains them, so, as in SENSE, they are zero rather than whatever the network left there
+            stack = stack * (prepared["maps"].abs().sum(0) > 0).to(stack.device)
         recon = stack.mean(0)
         result = {
             "reconstruction": recon,
