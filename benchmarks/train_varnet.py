@@ -8,7 +8,7 @@ run's. VarNet works in k-space, so each 64x64 training patch is cut from the ima
 (the aliasing then folds inside the patch); every batch shares one coil count and one mask, which MONAI's
 ``CoilSensitivityModel`` requires. Training runs on MONAI's ``SupervisedTrainer``.
 
-    python benchmarks/train_varnet.py --budget-seconds 2700 --out benchmarks/weights/varnet.pt \\
+    python benchmarks/train_varnet.py --budget-seconds 2700 --out benchmarks/models/varnet.pt \\
         ../shared/data/niivue-brain-t1-flair/chris_t1.nii.gz \\
         ../shared/data/ixi-ixi002-dti/IXI002-Guys-0828-DTI-00.nii.gz
 """
