@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -71,11 +72,12 @@ def save_comparison(
             ax.imshow(img, cmap="gray", vmin=0.0, vmax=vmax)
         else:
             ax.imshow(np.clip(img, 0.0, 1.0))
-        ax.set_title(name)
+        ax.set_title(textwrap.fill(name, 24), fontsize=9)
     if error is not None:
         ax = axes[0][-1]
         im = ax.imshow(error, cmap="inferno", vmin=0.0, vmax=vmax / error_gain)
-        ax.set_title(f"|{output_key} - {reference_key}|" + (f" x{error_gain:g}" if error_gain != 1 else ""))
+        label = f"|{output_key} - {reference_key}|" + (f" x{error_gain:g}" if error_gain != 1 else "")
+        ax.set_title(textwrap.fill(label, 24), fontsize=9)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     for ax in axes[0]:
         ax.axis("off")
