@@ -5,12 +5,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+
+from ..utils import atomic_path
 
 
 def _as_image(a) -> np.ndarray:
@@ -86,13 +87,9 @@ def save_comparison(
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=dpi)
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=dpi)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path

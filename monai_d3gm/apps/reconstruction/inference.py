@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from ...utils import atomic_path
 from ...visualize import save_comparison
 from .errors import MRIInputError
 from .io import load_mri_slice, mri_format, read_nifti, write_dicom_series, write_nifti
 from .io.dicom import DicomSeries
-from .io.fastmri import _atomic_file
 from .transforms import SimulateKspace
 
 __all__ = ["MRIReconstructionRunner", "demo_case", "find_mri_inputs", "mni152_template_path"]
@@ -118,7 +118,7 @@ def _slice_affine(case: dict[str, Any]) -> tuple[np.ndarray, int]:
 
 
 def _write_json(path: Path, payload: dict) -> None:
-    with _atomic_file(path, suffix=".json") as tmp:
+    with atomic_path(path, suffix=".json") as tmp:
         with open(tmp, "w") as f:
             json.dump(payload, f, indent=2)
 

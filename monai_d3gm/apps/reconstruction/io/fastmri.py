@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from monai_d3gm.apps.reconstruction.errors import MRIInputError
+from monai_d3gm.utils import atomic_path
 
 from .ismrmrd import _open_h5, parse_ismrmrd_header
 
@@ -67,24 +67,14 @@ class FastMRIData:
 
 @contextlib.contextmanager
 def _atomic_file(path: str | os.PathLike, suffix: str = "") -> Iterator[str]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path``, on any error it is removed.
-
-    ``suffix`` keeps the extension on the temporary name (nibabel picks the format from it).
-    """
+    """:func:`monai_d3gm.utils.atomic_path`, with a clear error when the output folder is missing."""
     path = Path(path)
     if not path.parent.is_dir():
         raise MRIInputError(
             f"{path}: the output folder {path.parent} does not exist; create it first or choose another path."
         )
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix) as tmp:
         yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _slice_indices(slices: int | slice | Sequence[int] | None, n: int, path: str) -> list[int]:
