@@ -57,7 +57,8 @@ class VolumeSliceDataset(Dataset):
     Args:
         paths: volume files / DICOM folders, or one folder whose ``*.nii``/``*.nii.gz`` files are all used.
         transform: the chain that simulates k-space and builds the network's inputs.
-        axis: slice axis of NIfTI volumes.
+        axis: slice axis of NIfTI volumes, or several axes (e.g. ``(0, 1, 2)``: sagittal, coronal and axial slices of
+            one volume, three times the training slices).
         central_fraction: central fraction of the slices to keep.
     """
 
@@ -65,9 +66,10 @@ class VolumeSliceDataset(Dataset):
         self,
         paths: str | os.PathLike | Sequence[str | os.PathLike],
         transform: Callable | None = None,
-        axis: int = -1,
+        axis: int | Sequence[int] = -1,
         central_fraction: float = 0.6,
     ) -> None:
+        axes = [axis] if isinstance(axis, int) else list(axis)
         if isinstance(paths, (str, os.PathLike)):
             root = Path(paths)
             files = (
@@ -79,7 +81,9 @@ class VolumeSliceDataset(Dataset):
             files = [Path(p) for p in paths]
         if not files:
             raise MRIInputError(f"no NIfTI volumes found in {paths}; pass a folder of .nii/.nii.gz files or a list.")
-        data = [{"image": s, "source": str(f)} for f in files for s in volume_slices(f, axis, central_fraction)]
+        data = [
+            {"image": s, "source": str(f)} for f in files for a in axes for s in volume_slices(f, a, central_fraction)
+        ]
         if not data:
             raise MRIInputError(f"no usable slices in {[str(f) for f in files]}.")
         super().__init__(data, transform=transform)

@@ -25,7 +25,16 @@ from .io import load_mri_slice, mri_format, read_nifti, write_dicom_series, writ
 from .io.dicom import DicomSeries
 from .transforms import SimulateKspace
 
-__all__ = ["MRIReconstructionRunner", "demo_case", "find_mri_inputs", "mni152_template_path"]
+__all__ = [
+    "MRIReconstructionRunner",
+    "demo_case",
+    "demo_slice",
+    "find_mri_inputs",
+    "mni152_template_path",
+    "mean_metrics",
+    "slice_affine",
+    "write_json",
+]
 
 _CASE_SUFFIXES = (".h5", ".hdf5", ".mrd", ".nii", ".nii.gz", ".npy")
 
@@ -44,27 +53,35 @@ def mni152_template_path() -> Path:
     return Path(str(path))
 
 
-def demo_case(num_coils: int = 8, slice_index: int = 110, seed: int = 0) -> dict[str, Any]:
-    """The embedded demo: an axial MNI152 slice (anterior up) with simulated ``num_coils`` k-space and smooth phase.
-
-    The slice is scaled to its 99.8th percentile like the training slices. The returned case is fully sampled, so
-    the reconstructor undersamples it with its mask and compares with the known image.
-    """
+def demo_slice(slice_index: int = 110) -> tuple[np.ndarray, np.ndarray, Path]:
+    """An axial slice of nilearn's MNI152 T1 template (anterior up), scaled to its 99.8th percentile and clipped to
+    [0, 1] like the training slices, with the affine of the slice as a one-slice volume and the template's path."""
     path = mni152_template_path()
     volume, affine, _ = read_nifti(path)
     image = np.rot90(volume[:, :, slice_index]).astype(np.float32)  # rows: anterior -> posterior, cols: x
     image = np.clip(image / max(float(np.percentile(image, 99.8)), 1e-8), 0.0, 1.0)
-    sim = SimulateKspace(num_coils=num_coils, phase="smooth")
-    sim.set_random_state(seed)
-    kspace, _ = sim(np.ascontiguousarray(image))
     n = volume.shape[1]
     rot = np.array([[0, 1, 0, 0], [-1, 0, 0, n - 1], [0, 0, 1, slice_index], [0, 0, 0, 1]], dtype=np.float64)
+    return np.ascontiguousarray(image), affine @ rot, path
+
+
+def demo_case(num_coils: int = 8, slice_index: int = 110, seed: int = 0) -> dict[str, Any]:
+    """The embedded demo: an axial MNI152 slice (:func:`demo_slice`) with simulated ``num_coils`` k-space and smooth
+    phase.
+
+    The returned case is fully sampled, so the reconstructor undersamples it with its mask and compares with the known
+    image.
+    """
+    image, slice_affine, path = demo_slice(slice_index)
+    sim = SimulateKspace(num_coils=num_coils, phase="smooth")
+    sim.set_random_state(seed)
+    kspace, _ = sim(image)
     return {
         "format": "demo",
         "path": str(path),
         "name": f"demo_mni152_axial{slice_index}_{num_coils}coil",
         "kspace": kspace.numpy(),
-        "slice_affine": affine @ rot,
+        "slice_affine": slice_affine,
     }
 
 
@@ -97,7 +114,7 @@ def find_mri_inputs(input_path: str | os.PathLike) -> list[Path]:
     )
 
 
-def _case_name(path: Path) -> str:
+def case_name(path: Path) -> str:
     name = path.name
     for suffix in (".nii.gz", ".nii", ".h5", ".hdf5", ".mrd", ".npy", ".cfl", ".hdr", ".dcm"):
         if name.lower().endswith(suffix):
@@ -105,7 +122,7 @@ def _case_name(path: Path) -> str:
     return name
 
 
-def _slice_affine(case: dict[str, Any]) -> tuple[np.ndarray, int]:
+def slice_affine(case: dict[str, Any]) -> tuple[np.ndarray, int]:
     """Affine of the reconstructed slice as a one-slice volume, and the axis that has length one."""
     if "slice_affine" in case:
         return np.asarray(case["slice_affine"]), 2
@@ -117,7 +134,7 @@ def _slice_affine(case: dict[str, Any]) -> tuple[np.ndarray, int]:
     return np.eye(4), 2
 
 
-def _write_json(path: Path, payload: dict) -> None:
+def write_json(path: Path, payload: dict) -> None:
     with atomic_path(path, suffix=".json") as tmp:
         with open(tmp, "w") as f:
             json.dump(payload, f, indent=2)
@@ -172,22 +189,22 @@ class MRIReconstructionRunner:
                 name = case["name"]
             else:
                 case = load_mri_slice(path, self.slice_index)
-                name = _case_name(path)
+                name = case_name(path)
             start = time.perf_counter()
             result = self.reconstructor(case)
             seconds = time.perf_counter() - start
             cases[name] = self._write(name, case, result, seconds)
-            print(_report_line(name, cases[name]), flush=True)
+            print(report_line(name, cases[name]), flush=True)
         summary = {"cases": cases, "mean": mean_metrics(cases)}
         if len(cases) > 1 and summary["mean"]:
-            print(_report_line(f"mean of {len(cases)} cases", {**summary["mean"], "acceleration": None}), flush=True)
-        _write_json(self.output_dir / "metrics.json", summary)
+            print(report_line(f"mean of {len(cases)} cases", {**summary["mean"], "acceleration": None}), flush=True)
+        write_json(self.output_dir / "metrics.json", summary)
         return summary
 
     def _write(self, name: str, case: dict[str, Any], result: dict[str, Any], seconds: float) -> dict[str, Any]:
         out = self.output_dir / name
         out.mkdir(parents=True, exist_ok=True)
-        affine, axis = _slice_affine(case)
+        affine, axis = slice_affine(case)
         magnitude = result["magnitude"].numpy().astype(np.float32)
         recon = write_nifti(np.expand_dims(magnitude, axis), affine, out / "reconstruction.nii.gz")
         files: dict[str, Any] = {"reconstruction": str(recon)}
@@ -218,7 +235,7 @@ class MRIReconstructionRunner:
             "metrics": metrics,
             "files": files,
         }
-        _write_json(out / "metrics.json", record)
+        write_json(out / "metrics.json", record)
         return record
 
 
@@ -237,7 +254,7 @@ def mean_metrics(cases: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _report_line(name: str, record: dict[str, Any]) -> str:
+def report_line(name: str, record: dict[str, Any]) -> str:
     m = record["metrics"]
     accel = record.get("acceleration")
     line = f"{name}: " + (f"{accel:.1f}x, " if accel else "") + f"{record['seconds']:.1f} s"

@@ -1,0 +1,66 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""Array transforms: simulate a low-resolution MR slice and bring it to the high-resolution grid (μ)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from monai.transforms import Randomizable, Transform
+
+from ..degrade import blur_downsample, crop_to_multiple, kspace_downsample, sinc_upsample
+
+__all__ = ["SimulateLowResolution", "DEGRADATIONS"]
+
+DEGRADATIONS = ("kspace", "blur")
+
+
+class SimulateLowResolution(Randomizable, Transform):
+    """HR slice -> ``(mu, target)``: μ is the simulated LR image brought back to the HR grid by sinc interpolation.
+
+    ``degradation="kspace"`` keeps the central ``1/scale`` of k-space (the paper's training protocol; then μ is the
+    band-limited image); ``"blur"`` blurs with a Gaussian of standard deviation ``sigma`` HR pixels (a number, or a
+    ``(low, high)`` range drawn per call) and area-averages (the paper's cross-site test protocol). Both images are
+    cropped at their end to a multiple of ``scale`` and returned channel-first, float32.
+
+    Args:
+        scale: the super-resolution factor.
+        degradation: "kspace" or "blur".
+        sigma: Gaussian blur in HR pixels for "blur": a number or a ``(low, high)`` range.
+    """
+
+    def __init__(self, scale: int = 4, degradation: str = "kspace", sigma: float | Sequence[float] = 1.5) -> None:
+        if degradation not in DEGRADATIONS:
+            raise ValueError(f"degradation must be one of {DEGRADATIONS}, got {degradation!r}.")
+        self.scale = int(scale)
+        self.degradation = degradation
+        self.sigma_range = (float(sigma), float(sigma)) if isinstance(sigma, (int, float)) else tuple(sigma)
+        if len(self.sigma_range) != 2 or not 0 <= self.sigma_range[0] <= self.sigma_range[1]:
+            raise ValueError(f"sigma must be a number >= 0 or a (low, high) range, got {sigma!r}.")
+        self._sigma = self.sigma_range[0]
+
+    def randomize(self, data=None) -> None:
+        self._sigma = float(self.R.uniform(*self.sigma_range))
+
+    def __call__(self, image, randomize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """
+        Args:
+            image: the HR slice, (H, W) or (1, H, W), real.
+
+        Returns:
+            ``(mu, target)``, each (1, H', W') with H', W' the multiples of ``scale`` below H, W.
+        """
+        img = torch.as_tensor(image)
+        if img.ndim == 3 and img.shape[0] == 1:
+            img = img[0]
+        if img.ndim != 2:
+            raise ValueError(f"expected one 2-D slice (H, W) or (1, H, W), got shape {tuple(img.shape)}.")
+        target = crop_to_multiple(img.float(), self.scale)
+        if randomize:
+            self.randomize()
+        if self.degradation == "kspace":
+            lr = kspace_downsample(target, self.scale)
+        else:
+            lr = blur_downsample(target, self.scale, self._sigma)
+        return sinc_upsample(lr, self.scale)[None].float(), target[None].contiguous()

@@ -1,0 +1,108 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""Super-resolution runner: HR geometry of NIfTI and DICOM outputs, simulated evaluation, early errors, the demo."""
+
+from __future__ import annotations
+
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+import sigpy
+import torch
+
+from monai_d3gm.apps.reconstruction import MRIInputError
+from monai_d3gm.apps.reconstruction.io import read_dicom_series, write_fastmri, write_nifti
+from monai_d3gm.apps.super_resolution import upsampled_affine
+from monai_d3gm.apps.super_resolution.inference import MRISuperResolutionRunner, demo_case
+from monai_d3gm.apps.super_resolution.restore import D3GMSuperResolver
+from monai_d3gm.inferers import D3GMInferer
+from monai_d3gm.networks.nets import ScoreUNet
+from monai_d3gm.networks.schedulers import D3GMScheduler
+from tests.apps.reconstruction.io.test_dicom import make_dicom_series
+
+
+@pytest.fixture(scope="module")
+def resolver():
+    torch.manual_seed(0)
+    net = ScoreUNet(image_channels=1, channels=(8, 8), attention_levels=(False, False), norm_num_groups=4)
+    inferer = D3GMInferer(D3GMScheduler(prediction_type="residual"), progress=False)
+    return D3GMSuperResolver(net, inferer, scale=4, num_inference_steps=2)
+
+
+def _phantom(n: int = 32) -> np.ndarray:
+    return np.abs(sigpy.shepp_logan((n, n))).astype(np.float32)
+
+
+def test_upsampled_affine_keeps_the_field_of_view():
+    affine = np.array([[0, 0, 2.0, -10], [-3.0, 0, 0, 20], [0, 1.5, 0, 5], [0, 0, 0, 1]])
+    hr = upsampled_affine(affine, 4, axes=(0, 1))
+    for j in range(8):  # HR voxel j is LR coordinate (j + 0.5) / 4 - 0.5
+        u = (j + 0.5) / 4 - 0.5
+        np.testing.assert_allclose(hr @ [j, j, 3, 1], affine @ [u, u, 3, 1])
+    # the outer edge of the first voxel is the same in both grids
+    np.testing.assert_allclose(hr @ [-0.5, -0.5, 0, 1], affine @ [-0.5, -0.5, 0, 1])
+    np.testing.assert_allclose(hr[:3, 2], affine[:3, 2])  # the slice axis is untouched
+
+
+def test_nifti_low_resolution_input_gets_the_fine_grid(tmp_path, resolver):
+    affine = np.diag([3.2, 3.6, 5.0, 1.0])
+    affine[:3, 3] = [-50, 40, 12]
+    write_nifti(np.stack([_phantom(16)] * 3, axis=-1), affine, tmp_path / "lr.nii.gz")
+    summary = MRISuperResolutionRunner(resolver, tmp_path / "out", tmp_path / "lr.nii.gz", slice_index=1)()
+    record = summary["cases"]["lr"]
+    assert record["simulate"] == "none" and record["metrics"] == {}
+    assert record["input_shape"] == [16, 16] and record["output_shape"] == [64, 64]
+    img = nib.load(tmp_path / "out" / "lr" / "super_resolution.nii.gz")
+    assert img.shape == (64, 64, 1)
+    expected = affine.copy()
+    expected[:3, 3] += affine[:3, 2] * 1  # slice 1
+    np.testing.assert_allclose(img.affine, upsampled_affine(expected, 4, axes=(0, 1)), atol=1e-5)
+    np.testing.assert_allclose(img.header.get_zooms(), (0.8, 0.9, 5.0), atol=1e-6)
+    assert (tmp_path / "out" / "lr" / "comparison.png").stat().st_size > 0
+
+
+def test_simulated_evaluation_scores_three_methods(tmp_path, resolver):
+    write_nifti(_phantom(34)[..., None], np.eye(4), tmp_path / "hr.nii.gz")
+    summary = MRISuperResolutionRunner(resolver, tmp_path / "out", tmp_path / "hr.nii.gz", simulate="blur")()
+    record = summary["cases"]["hr"]
+    assert set(record["metrics"]) == {"d3gm", "bicubic", "sinc"}
+    assert record["input_shape"] == [8, 8] and record["output_shape"] == [32, 32]  # cropped to a multiple of 4
+    img = nib.load(tmp_path / "out" / "hr" / "super_resolution.nii.gz")
+    np.testing.assert_allclose(img.affine, np.eye(4))  # a simulated reference keeps its grid
+    saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert saved["mean"]["metrics"]["bicubic"]["psnr"] == pytest.approx(record["metrics"]["bicubic"]["psnr"])
+
+
+def test_dicom_series_round_trip_is_aligned(tmp_path, resolver):
+    make_dicom_series(tmp_path / "series", n=3, rows=12, cols=8)
+    series = read_dicom_series(tmp_path / "series")
+    MRISuperResolutionRunner(resolver, tmp_path / "out", tmp_path / "series", slice_index=2)()
+    written = read_dicom_series(tmp_path / "out" / "series" / "dicom")
+    assert written.volume.shape == (1, 48, 32)
+    np.testing.assert_allclose(written.spacing[1:], np.array(series.spacing[1:]) / 4, rtol=1e-6)
+    shift = np.eye(4)
+    shift[0, 3] = 2
+    expected = upsampled_affine(series.affine @ shift, 4, axes=(1, 2))
+    np.testing.assert_allclose(written.affine[:, 1:], expected[:, 1:], atol=1e-4)
+    assert written.datasets[0].SeriesDescription == "D3GM super-resolution"
+
+
+def test_kspace_inputs_and_bad_options_fail_before_any_output(tmp_path, resolver):
+    write_fastmri(tmp_path / "k.h5", np.ones((1, 16, 16), np.complex64))
+    with pytest.raises(MRIInputError, match="reconstruction bundle"):
+        MRISuperResolutionRunner(resolver, tmp_path / "out", tmp_path / "k.h5")()
+    assert not (tmp_path / "out").exists()
+    write_nifti(np.zeros((16, 16, 1), np.float32), np.eye(4), tmp_path / "zero.nii.gz")
+    with pytest.raises(MRIInputError, match="empty"):
+        MRISuperResolutionRunner(resolver, tmp_path / "out", tmp_path / "zero.nii.gz")()
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(MRIInputError, match="simulate"):
+        D3GMSuperResolver(resolver.network, resolver.inferer, simulate="bicubic")
+
+
+def test_demo_case_is_a_simulated_mni_slice():
+    case = demo_case()
+    assert case["simulate"] == "kspace" and case["image"].shape == (233, 197)
+    assert 0.0 <= case["image"].min() and case["image"].max() <= 1.0
