@@ -1,0 +1,65 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""Training pairs from a folder of degraded/clean photos, held in memory once as uint8."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+from monai.data import Dataset
+
+from .errors import ImageInputError
+from .io import read_rgb_uint8
+from .pairs import find_pairs
+
+__all__ = ["PairedImageDataset"]
+
+
+class PairedImageDataset(Dataset):
+    """A MONAI ``Dataset`` of ``{"mu": degraded, "target": clean, "name"}`` items, uint8 ``(3, H, W)`` arrays.
+
+    Each pair is decoded once and kept in memory as uint8; an epoch visits every pair ``repeats`` times (the same
+    arrays, not copies), so a handful of large photos still gives many random patches per epoch.
+
+    Args:
+        dataset_dirs: one or more folders in a published layout (see :mod:`monai_d3gm.apps.restoration.pairs`).
+        transform: the chain that crops, augments and scales the pair (random crops must use both keys).
+        repeats: visits of each pair per epoch.
+        exclude: names of pairs (as :func:`~monai_d3gm.apps.restoration.pairs.find_pairs` names them) left out, e.g.
+            the held-out test pairs.
+    """
+
+    def __init__(
+        self,
+        dataset_dirs: str | os.PathLike | Sequence[str | os.PathLike],
+        transform: Callable | None = None,
+        repeats: int = 1,
+        exclude: Sequence[str] = (),
+    ) -> None:
+        dirs = [dataset_dirs] if isinstance(dataset_dirs, (str, os.PathLike)) else list(dataset_dirs)
+        if not dirs:
+            raise ImageInputError("no dataset folder given; pass --dataset_dir with degraded/clean sub-folders.")
+        if repeats < 1:
+            raise ImageInputError(f"repeats must be >= 1, got {repeats}.")
+        items = []
+        excluded = set(exclude)
+        pairs = [p for d in dirs for p in find_pairs(d)]
+        unknown = excluded - {p["name"] for p in pairs}
+        if unknown:
+            raise ImageInputError(
+                f"exclude names {sorted(unknown)} are not pairs of {dirs}; known: {[p['name'] for p in pairs]}."
+            )
+        for pair in pairs:
+            if pair["name"] not in excluded:
+                mu, target = read_rgb_uint8(pair["input"]), read_rgb_uint8(pair["target"])
+                if mu.shape != target.shape:
+                    raise ImageInputError(
+                        f"{pair['input']} is {mu.shape[2]}x{mu.shape[1]} but its clean image {pair['target']} is "
+                        f"{target.shape[2]}x{target.shape[1]}; pairs must be pixel-aligned and the same size."
+                    )
+                items.append({"mu": mu, "target": target, "name": pair["name"]})
+        if not items:
+            raise ImageInputError(f"every pair of {dirs} is excluded; nothing is left to train on.")
+        self.pairs = items
+        super().__init__([items[i % len(items)] for i in range(len(items) * repeats)], transform=transform)

@@ -1,0 +1,96 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""Find degraded/clean image pairs in the folder layouts that restoration datasets are published in.
+
+Recognised layouts (searched recursively, so ``train/`` or ``test/`` parents are fine):
+
+* ``input/`` + ``target/`` (Restormer, AirNet, MPRNet releases of Rain100H/L, SOTS);
+* ``rain/`` (or ``rainy/``) + ``norain/`` (JORDER's Rain100H/L: ``rain/X2/norain-1x2.png`` <-> ``norain/norain-1.png``);
+* ``hazy/`` + ``GT/`` (O-HAZE, Dense-Haze, NH-HAZE: ``27_outdoor_hazy.jpg`` <-> ``27_outdoor_GT.jpg``);
+* ``LQ/`` + ``GT/`` (IR-SDE's layout), ``degraded/`` + ``clean/``, ``low/`` + ``high/``.
+
+Files are matched by a key: the file stem without the degradation words (``rain``, ``hazy``, ``GT``, ...), without an
+``x2`` factor suffix, and, for SOTS-style names ``0001_0.8_0.2``, without the haze parameters.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from .errors import ImageInputError
+from .io import IMAGE_SUFFIXES
+
+__all__ = ["find_images", "find_pairs", "DEGRADED_DIRS", "CLEAN_DIRS"]
+
+DEGRADED_DIRS = ("input", "rain", "rainy", "hazy", "haze", "lq", "degraded", "low", "blur")
+CLEAN_DIRS = ("target", "norain", "gt", "clear", "clean", "hq", "groundtruth", "high", "sharp")
+_WORDS = re.compile(r"(?i)(^|[_\-\s])(norain|rainy|rain|hazy|haze|gt|clean|clear|target|input)(?=$|[_\-\s])")
+
+
+def find_images(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
+    """The image files of ``folder`` (sorted, hidden files skipped)."""
+    root = Path(folder)
+    pattern = root.rglob("*") if recursive else root.iterdir()
+    return sorted(
+        p for p in pattern if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
+    )
+
+
+def pair_key(path: Path) -> str:
+    """The matching key of an image file name (see the module docstring)."""
+    stem = path.stem
+    stem = _WORDS.sub(r"\1", stem)
+    stem = re.sub(r"(?i)x\d+$", "", stem)  # JORDER's "norain-1x2"
+    stem = re.sub(r"^(\d+)_\d*\.?\d+_\d*\.?\d+$", r"\1", stem)  # SOTS "0001_0.8_0.2"
+    stem = stem.strip("_- ").lower()
+    return (stem.lstrip("0") or "0") if stem.isdigit() else stem
+
+
+def _pair_dirs(root: Path) -> list[tuple[Path, Path]]:
+    found = []
+    for folder in sorted([root, *[p for p in root.rglob("*") if p.is_dir()]]):
+        subs = {p.name.lower(): p for p in folder.iterdir() if p.is_dir()}
+        degraded = next((subs[n] for n in DEGRADED_DIRS if n in subs), None)
+        clean = next((subs[n] for n in CLEAN_DIRS if n in subs), None)
+        if degraded is not None and clean is not None:
+            found.append((degraded, clean))
+    return found
+
+
+def find_pairs(dataset_dir: str | os.PathLike) -> list[dict[str, str]]:
+    """All degraded/clean pairs under ``dataset_dir``: ``[{"name", "input", "target"}, ...]``.
+
+    Raises:
+        ImageInputError: the folder does not exist, holds no recognised pair of folders, or a degraded image has no
+            clean partner (the message lists the names that did not match).
+    """
+    root = Path(dataset_dir)
+    if not root.is_dir():
+        raise ImageInputError(f"{root} is not a folder; pass a dataset folder with degraded and clean sub-folders.")
+    pairs = []
+    for degraded, clean in _pair_dirs(root):
+        targets: dict[str, Path] = {}
+        for p in find_images(clean, recursive=True):
+            targets.setdefault(pair_key(p), p)
+        unmatched = []
+        for p in find_images(degraded, recursive=True):
+            t = targets.get(pair_key(p))
+            if t is None:
+                unmatched.append(p.name)
+                continue
+            rel = degraded.parent.relative_to(root)
+            prefix = "" if rel == Path(".") else "_".join(rel.parts) + "_"
+            pairs.append({"name": prefix + p.stem, "input": str(p), "target": str(t)})
+        if unmatched:
+            raise ImageInputError(
+                f"{degraded}: no clean image in {clean} matches {unmatched[:5]}{' ...' if len(unmatched) > 5 else ''}; "
+                "name pairs alike (e.g. input/1.png and target/1.png)."
+            )
+    if not pairs:
+        raise ImageInputError(
+            f"{root} holds no image pairs: expected sub-folders such as input/ + target/, rain/ + norain/, hazy/ + GT/ "
+            "or LQ/ + GT/ with matching file names."
+        )
+    return pairs

@@ -1,0 +1,112 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""Transforms of the photo restoration chain (array and dictionary variants).
+
+* :class:`LoadRGBImage` / :class:`LoadRGBImaged`: a file -> ``(3, H, W)`` float32 in [0, 1].
+* :class:`RandSyntheticDegradation` / :class:`RandSyntheticDegradationd`: with probability ``prob``, replace the
+  degraded image by synthetic rain or haze made from the clean one (augmentation when real pairs are few).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+
+import numpy as np
+from monai.config import KeysCollection
+from monai.transforms import MapTransform, RandomizableTransform, Transform
+
+from .demo import add_haze, add_rain
+from .io import read_rgb
+
+__all__ = ["LoadRGBImage", "LoadRGBImaged", "RandSyntheticDegradation", "RandSyntheticDegradationd"]
+
+
+class LoadRGBImage(Transform):
+    """A PNG/JPEG path -> ``(3, H, W)`` float32 RGB in [0, 1]; arrays pass through as float32."""
+
+    def __call__(self, path_or_image) -> np.ndarray:
+        if isinstance(path_or_image, np.ndarray):
+            a = path_or_image.astype(np.float32)
+            return a / 255.0 if path_or_image.dtype == np.uint8 else a
+        return read_rgb(path_or_image)
+
+
+class LoadRGBImaged(MapTransform):
+    """Dictionary version of :class:`LoadRGBImage`."""
+
+    def __init__(self, keys: KeysCollection, allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.loader = LoadRGBImage()
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = self.loader(d[key])
+        return d
+
+
+class RandSyntheticDegradation(RandomizableTransform):
+    """Synthetic rain streaks (random density, length, angle, brightness) or haze (random thickness and airlight) on a
+    clean ``(3, H, W)`` image in [0, 1], applied with probability ``prob``; otherwise returns None.
+
+    Args:
+        kind: "rain" or "haze".
+        prob: probability of degrading.
+    """
+
+    def __init__(self, kind: str = "rain", prob: float = 0.5) -> None:
+        if kind not in ("rain", "haze"):
+            raise ValueError(f"kind must be 'rain' or 'haze', got {kind!r}.")
+        RandomizableTransform.__init__(self, prob)
+        self.kind = kind
+        self._params: dict[str, float] = {}
+
+    def randomize(self, data=None) -> None:
+        super().randomize(None)
+        r = self.R
+        if self.kind == "rain":
+            self._params = {
+                "density": float(r.uniform(0.002, 0.01)),
+                "length": int(r.randint(7, 25)),
+                "angle": float(r.uniform(60, 120)),
+                "intensity": float(r.uniform(0.3, 0.8)),
+                "seed": int(r.randint(2**31 - 1)),
+            }
+        else:
+            self._params = {"beta": float(r.uniform(0.3, 1.5)), "airlight": float(r.uniform(0.7, 1.0))}
+
+    def __call__(self, clean: np.ndarray, randomize: bool = True) -> np.ndarray | None:
+        if randomize:
+            self.randomize()
+        if not self._do_transform:
+            return None
+        img = np.asarray(clean, dtype=np.float32)
+        return add_rain(img, **self._params) if self.kind == "rain" else add_haze(img, **self._params)
+
+
+class RandSyntheticDegradationd(RandomizableTransform, MapTransform):
+    """With probability ``prob``, ``data[degraded_key] = synthetic degradation of data[clean_key]``.
+
+    Args:
+        clean_key: the clean image.
+        degraded_key: the degraded image, replaced when the transform fires.
+        kind, prob: see :class:`RandSyntheticDegradation`.
+    """
+
+    def __init__(self, clean_key: str = "target", degraded_key: str = "mu", kind: str = "rain", prob: float = 0.5):
+        MapTransform.__init__(self, [clean_key])
+        RandomizableTransform.__init__(self, prob)
+        self.clean_key, self.degraded_key = clean_key, degraded_key
+        self.degrade = RandSyntheticDegradation(kind, prob=1.0)
+
+    def set_random_state(self, seed=None, state=None) -> RandSyntheticDegradationd:
+        super().set_random_state(seed, state)
+        self.degrade.set_random_state(seed, state)
+        return self
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
+        d = dict(data)
+        self.randomize(None)
+        if self._do_transform:
+            d[self.degraded_key] = self.degrade(np.asarray(d[self.clean_key]))
+        return d
