@@ -55,7 +55,12 @@ def load(task: str, weights: str | None = None):
 
 
 def _box(x: torch.Tensor, r: int) -> torch.Tensor:
-    return F.avg_pool2d(F.pad(x, (r, r, r, r), mode="replicate"), 2 * r + 1, stride=1)
+    """Mean over (2r+1)^2 windows (replicate padding) by summed-area tables: O(1) per pixel whatever r."""
+    x = F.pad(x.double(), (r + 1, r, r + 1, r), mode="replicate")
+    c = x.cumsum(-1).cumsum(-2)
+    k = 2 * r + 1
+    s = c[..., k:, k:] - c[..., :-k, k:] - c[..., k:, :-k] + c[..., :-k, :-k]
+    return (s / k**2).float()
 
 
 def guided_filter(guide: torch.Tensor, src: torch.Tensor, r: int, eps: float) -> torch.Tensor:

@@ -1,0 +1,185 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""Checks every bundle passes as a Model Zoo user meets it: layout, metadata, network I/O, loading, download, runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+import monai_d3gm
+
+BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
+
+# the meta_schema_20240725.json "required" lists (the schema itself cannot be downloaded in CI)
+REQUIRED = (
+    "version",
+    "changelog",
+    "monai_version",
+    "pytorch_version",
+    "numpy_version",
+    "required_packages_version",
+    "task",
+    "description",
+    "authors",
+    "copyright",
+    "network_data_format",
+)
+REQUIRED_TENSOR = ("type", "format", "num_channels", "spatial_shape", "dtype", "value_range")
+LAYOUT = (
+    "LICENSE",
+    "configs/metadata.json",
+    "configs/inference.json",
+    "configs/train.json",
+    "configs/evaluate.json",
+    "configs/multi_gpu_train.json",
+    "configs/logging.conf",
+    "docs/README.md",
+    "models/model.pt",
+)
+README_SECTIONS = ("Description", "Data", "Training", "Performance", "Usage", "Limitations", "Citation")
+
+
+def run_bundle(bundle: Path, config: str | list[str], **overrides) -> subprocess.CompletedProcess:
+    """``python -m monai.bundle run`` in a subprocess, as a user types it; fails the test with its output.
+
+    Overrides use ``__`` for ``#`` (``train__trainer__epoch_length=2`` is ``--train#trainer#epoch_length 2``).
+    """
+    configs = [str(bundle / "configs" / c) for c in ([config] if isinstance(config, str) else config)]
+    cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", repr(configs), "--bundle_root", str(bundle)]
+    for key, value in overrides.items():
+        cmd += [f"--{key.replace('__', '#')}", repr(value) if not isinstance(value, str) else value]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "2"})
+    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    return proc
+
+
+def check_layout_and_metadata(bundle: Path) -> dict:
+    """The Model Zoo layout, the schema's required metadata fields, and the README's sections; returns the metadata."""
+    for f in LAYOUT:
+        assert (bundle / f).is_file(), f
+    assert (bundle / "models" / "model.pt").stat().st_size < 25 * 2**20
+    meta = json.loads((bundle / "configs" / "metadata.json").read_text())
+    missing = [k for k in REQUIRED if k not in meta]
+    assert not missing, f"metadata.json lacks {missing}"
+    assert meta["version"] in meta["changelog"]
+    assert meta["required_packages_version"]["monai-d3gm"] == monai_d3gm.__version__
+    assert "image" in meta["network_data_format"]["inputs"] and "pred" in meta["network_data_format"]["outputs"]
+    for section in ("inputs", "outputs"):
+        for name, spec in meta["network_data_format"][section].items():
+            assert all(k in spec for k in REQUIRED_TENSOR), (section, name)
+    assert meta["intended_use"] and meta["references"] and meta["eval_metrics"]
+    readme = (bundle / "docs" / "README.md").read_text()
+    for section in README_SECTIONS:
+        assert f"## {section}" in readme, section
+    return meta
+
+
+def check_state_dict(bundle: Path) -> None:
+    """The shipped weights are a plain state dict that loads with ``weights_only=True`` into the config's network."""
+    from monai.bundle import ConfigParser
+
+    state = torch.load(bundle / "models" / "model.pt", map_location="cpu", weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    parser = ConfigParser()
+    parser.read_config(bundle / "configs" / "inference.json")
+    parser.get_parsed_content("network_def").load_state_dict(state)
+
+
+def check_verify_net_in_out(bundle: Path, n: int) -> None:
+    """MONAI's ``verify_net_in_out`` with the metadata's shapes (``n`` fills the "k*n" spatial shapes)."""
+    from monai.bundle import verify_net_in_out
+
+    verify_net_in_out(
+        net_id="network_def",
+        meta_file=str(bundle / "configs" / "metadata.json"),
+        config_file=str(bundle / "configs" / "inference.json"),
+        n=n,
+        extra_forward_args={"timesteps": torch.tensor([37])},
+        bundle_root=str(bundle),
+    )
+
+
+def check_monai_bundle_load(bundle: Path) -> None:
+    """``monai.bundle.load`` returns the network with the shipped weights."""
+    from monai.bundle import load
+
+    net = load(name=bundle.name, bundle_dir=str(bundle.parent), source="github", device="cpu")
+    shipped = torch.load(bundle / "models" / "model.pt", map_location="cpu", weights_only=True)
+    for key, value in net.state_dict().items():
+        torch.testing.assert_close(value, shipped[key])
+
+
+def bundle_files(bundle: Path) -> list[Path]:
+    """The bundle's files as git tracks them (what a clone or a release holds), relative to the bundle."""
+    try:
+        out = subprocess.run(["git", "ls-files", "."], cwd=bundle, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: the bundle's shipped file list is unknown")
+    return [Path(p) for p in out.split()]
+
+
+def check_ships_no_data(bundle: Path) -> None:
+    """Nothing from ../shared/data is shipped: the tracked files are configs, docs, a licence and weights."""
+    tracked = bundle_files(bundle)
+    assert Path("models/model.pt") in tracked
+    for rel in tracked:
+        assert rel.suffix in {".json", ".conf", ".md", ".pt", ".png", ""}, rel
+
+
+def zip_and_install(bundle: Path, tmp_path: Path) -> Path:
+    """Zip the bundle's tracked files, install the zip with ``monai.bundle.download(url="file://...")``."""
+    from monai.bundle import download
+
+    archive = tmp_path / f"{bundle.name}.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for rel in bundle_files(bundle):
+            if rel.name != "training_checkpoint.pt":  # the resumable training state is not part of a download
+                z.write(bundle / rel, Path(bundle.name) / rel)
+    download(name=bundle.name, bundle_dir=str(tmp_path / "installed"), url=archive.as_uri(), progress=False)
+    installed = tmp_path / "installed" / bundle.name
+    assert (installed / "models" / "model.pt").is_file()
+    return installed
+
+
+def run_ddp_two_iterations(bundle: Path, tmp_path: Path, port: int, **overrides) -> None:
+    """``train.json`` + ``multi_gpu_train.json`` under torchrun, two CPU processes (gloo), two iterations; only rank 0
+    writes the EMA weights and the loss log."""
+    configs = repr([str(bundle / "configs" / c) for c in ("train.json", "multi_gpu_train.json")])
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}", "-m",
+           "monai.bundle", "run", "--config_file", configs, "--bundle_root", str(bundle),
+           "--output_dir", str(tmp_path / "runs"), "--ckpt_dir", str(tmp_path / "models"), "--max_epochs", "1",
+           "--train#trainer#epoch_length", "2", "--batch_size", "2", "--num_workers", "0", "--save_interval", "1",
+           "--loss_log_interval", "1"]  # fmt: skip
+    for key, value in overrides.items():
+        cmd += [f"--{key.replace('__', '#')}", repr(value) if not isinstance(value, str) else value]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    state = torch.load(tmp_path / "models" / "model.pt", map_location="cpu", weights_only=True)
+    assert not any(k.startswith("module.") for k in state)  # the EMA copy is the bare network
+    rows = (tmp_path / "runs" / "train_loss.csv").read_text().strip().splitlines()
+    assert len(rows) == 3  # only rank 0 logs: header + 2 iterations
+
+
+def check_train_two_iterations(bundle: Path, tmp_path: Path, **overrides) -> None:
+    """``train.json`` for two iterations: an atomic checkpoint, the loss log and final EMA weights that load."""
+    from monai.bundle import ConfigParser
+
+    run_bundle(bundle, "train.json", output_dir=str(tmp_path / "runs"), ckpt_dir=str(tmp_path / "models"),
+               max_epochs=1, train__trainer__epoch_length=2, batch_size=2, num_workers=0, save_interval=1,
+               loss_log_interval=1, **overrides)  # fmt: skip
+    state = torch.load(tmp_path / "models" / "model.pt", map_location="cpu", weights_only=True)
+    parser = ConfigParser()
+    parser.read_config(bundle / "configs" / "train.json")
+    parser.get_parsed_content("network_def").load_state_dict(state)
+    assert (tmp_path / "runs" / "checkpoints" / "checkpoint_latest.pt").is_file()
+    rows = (tmp_path / "runs" / "train_loss.csv").read_text().strip().splitlines()
+    assert len(rows) == 3  # header + 2 iterations
