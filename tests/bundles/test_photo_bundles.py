@@ -63,7 +63,7 @@ def test_zip_download_and_inference_on_a_tiny_paired_folder(tmp_path, task):
     out = tmp_path / "out"
     proc = run_bundle(installed, "inference.json", input_path=str(data), output_dir=str(out), tile_size=64,
                       progress=False)  # fmt: skip
-    assert "mean of 2 photos" in proc.stdout
+    assert "mean of 2 cases" in proc.stdout
     record = json.loads((out / "0" / "metrics.json").read_text())
     assert set(record["metrics"]) == {"d3gm", "input"} and record["tiles"] == 2 * 2
     assert Image.open(out / "0" / "restored.png").size == (100, 72)

@@ -9,17 +9,15 @@ slice of the real MNI ICBM152 2009a T1 template that ships inside the nilearn wh
 
 from __future__ import annotations
 
-import json
 import os
-import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ...utils import atomic_path
 from ...visualize import save_comparison
+from ..runner import run_cases, write_json
 from .errors import MRIInputError
 from .io import load_mri_slice, mri_format, read_nifti, write_dicom_series, write_nifti
 from .io.dicom import DicomSeries
@@ -31,9 +29,7 @@ __all__ = [
     "demo_slice",
     "find_mri_inputs",
     "mni152_template_path",
-    "mean_metrics",
     "slice_affine",
-    "write_json",
 ]
 
 _CASE_SUFFIXES = (".h5", ".hdf5", ".mrd", ".nii", ".nii.gz", ".npy")
@@ -134,12 +130,6 @@ def slice_affine(case: dict[str, Any]) -> tuple[np.ndarray, int]:
     return np.eye(4), 2
 
 
-def write_json(path: Path, payload: dict) -> None:
-    with atomic_path(path, suffix=".json") as tmp:
-        with open(tmp, "w") as f:
-            json.dump(payload, f, indent=2)
-
-
 class MRIReconstructionRunner:
     """Reconstruct every case of ``input_path`` (or the demo) and write the results under ``output_dir``.
 
@@ -181,25 +171,15 @@ class MRIReconstructionRunner:
 
     def __call__(self) -> dict[str, Any]:
         paths = self.cases()
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        cases: dict[str, Any] = {}
+        return run_cases(self._load(paths), self.reconstructor, self._write, self.output_dir)
+
+    def _load(self, paths: list[Path] | None):
         for path in paths if paths is not None else [None]:
             if path is None:
                 case = demo_case(num_coils=self.demo_coils)
-                name = case["name"]
+                yield case["name"], case
             else:
-                case = load_mri_slice(path, self.slice_index)
-                name = case_name(path)
-            start = time.perf_counter()
-            result = self.reconstructor(case)
-            seconds = time.perf_counter() - start
-            cases[name] = self._write(name, case, result, seconds)
-            print(report_line(name, cases[name]), flush=True)
-        summary = {"cases": cases, "mean": mean_metrics(cases)}
-        if len(cases) > 1 and summary["mean"]:
-            print(report_line(f"mean of {len(cases)} cases", {**summary["mean"], "acceleration": None}), flush=True)
-        write_json(self.output_dir / "metrics.json", summary)
-        return summary
+                yield case_name(path), load_mri_slice(path, self.slice_index)
 
     def _write(self, name: str, case: dict[str, Any], result: dict[str, Any], seconds: float) -> dict[str, Any]:
         out = self.output_dir / name
@@ -237,27 +217,3 @@ class MRIReconstructionRunner:
         }
         write_json(out / "metrics.json", record)
         return record
-
-
-def mean_metrics(cases: dict[str, Any]) -> dict[str, Any]:
-    """Mean PSNR/SSIM per method and mean seconds over the cases that have a reference."""
-    with_ref = [r for r in cases.values() if r["metrics"]]
-    if not with_ref:
-        return {}
-    methods = with_ref[0]["metrics"]
-    return {
-        "metrics": {
-            m: {q: float(np.mean([r["metrics"][m][q] for r in with_ref])) for q in ("psnr", "ssim")} for m in methods
-        },
-        "seconds": float(np.mean([r["seconds"] for r in cases.values()])),
-        "num_cases": len(with_ref),
-    }
-
-
-def report_line(name: str, record: dict[str, Any]) -> str:
-    m = record["metrics"]
-    accel = record.get("acceleration")
-    line = f"{name}: " + (f"{accel:.1f}x, " if accel else "") + f"{record['seconds']:.1f} s"
-    if m:
-        line += "".join(f" | {k} PSNR {v['psnr']:.2f} dB SSIM {v['ssim']:.4f}" for k, v in m.items())
-    return line

@@ -12,14 +12,13 @@ starts, and every file is written atomically.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ...visualize import save_comparison
-from ..reconstruction.inference import mean_metrics, report_line, write_json
+from ..runner import run_cases, write_json
 from .demo import demo_pair
 from .errors import ImageInputError
 from .io import IMAGE_SUFFIXES, read_rgb, write_rgb
@@ -125,26 +124,25 @@ class ImageRestorationRunner:
 
     def __call__(self) -> dict[str, Any]:
         cases = self.cases()
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        records: dict[str, Any] = {}
-        for case in cases:
-            image = case["input"] if isinstance(case["input"], np.ndarray) else read_rgb(case["input"])
-            reference = case["reference"]
-            if reference is not None and not isinstance(reference, np.ndarray):
-                reference = read_rgb(reference)
-            start = time.perf_counter()
-            result = self.restorer(image)
-            seconds = time.perf_counter() - start
-            records[case["name"]] = self._write(case, image, reference, result, seconds)
-            print(report_line(case["name"], records[case["name"]]), flush=True)
-        summary = {"cases": records, "mean": mean_metrics(records), "lpips": lpips_status() or "computed"}
-        if len(records) > 1 and summary["mean"]:
-            print(report_line(f"mean of {len(records)} photos", summary["mean"]), flush=True)
-        write_json(self.output_dir / "metrics.json", summary)
-        return summary
+        lpips = lpips_status() or "computed"
+        return run_cases(self._load(cases), self._restore, self._write, self.output_dir, lpips=lpips)
 
-    def _write(self, case, image, reference, result, seconds: float) -> dict[str, Any]:
-        out = self.output_dir / case["name"]
+    @staticmethod
+    def _load(cases: list[dict[str, Any]]):
+        for case in cases:
+            loaded = dict(case)
+            loaded.setdefault("path", None if isinstance(case["input"], np.ndarray) else case["input"])
+            for key in ("input", "reference"):
+                if loaded[key] is not None and not isinstance(loaded[key], np.ndarray):
+                    loaded[key] = read_rgb(loaded[key])
+            yield case["name"], loaded
+
+    def _restore(self, case: dict[str, Any]) -> dict[str, Any]:
+        return self.restorer(case["input"])
+
+    def _write(self, name: str, case: dict[str, Any], result: dict[str, Any], seconds: float) -> dict[str, Any]:
+        image, reference = case["input"], case["reference"]
+        out = self.output_dir / name
         out.mkdir(parents=True, exist_ok=True)
         output = result["output"]
         files = {"restored": str(write_rgb(out / "restored.png", output))}
@@ -158,7 +156,7 @@ class ImageRestorationRunner:
         panels = {k: None if v is None else _for_figure(v) for k, v in panels.items()}
         files["comparison"] = str(save_comparison(out / "comparison.png", panels, error_gain=2.0, title=title))
         record = {
-            "input": case.get("path", case["input"]) if not isinstance(case["input"], np.ndarray) else case.get("path"),
+            "input": case["path"],
             "size": [int(image.shape[2]), int(image.shape[1])],
             "tiles": self.restorer.tiling.num_tiles(image.shape[1], image.shape[2]),
             "seconds": round(seconds, 2),

@@ -10,7 +10,6 @@ D³GM, bicubic and sinc interpolation against the slice.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +17,9 @@ import numpy as np
 
 from ...visualize import save_comparison
 from ..reconstruction.errors import MRIInputError
-from ..reconstruction.inference import (
-    case_name,
-    demo_slice,
-    find_mri_inputs,
-    mean_metrics,
-    report_line,
-    slice_affine,
-    write_json,
-)
+from ..reconstruction.inference import case_name, demo_slice, find_mri_inputs, slice_affine
 from ..reconstruction.io import load_mri_slice, mri_format, write_dicom_series, write_nifti
+from ..runner import run_cases, write_json
 from .geometry import upsampled_affine, upsampled_series
 
 __all__ = ["MRISuperResolutionRunner", "demo_case", "find_image_inputs"]
@@ -114,19 +106,7 @@ class MRISuperResolutionRunner:
                 case["simulate"] = self.simulate
             self.resolver.prepare(case)  # fail early, before any output
             loaded.append((name, case))
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        cases: dict[str, Any] = {}
-        for name, case in loaded:
-            start = time.perf_counter()
-            result = self.resolver(case)
-            seconds = time.perf_counter() - start
-            cases[name] = self._write(name, case, result, seconds)
-            print(report_line(name, cases[name]), flush=True)
-        summary = {"cases": cases, "mean": mean_metrics(cases)}
-        if len(cases) > 1 and summary["mean"]:
-            print(report_line(f"mean of {len(cases)} cases", summary["mean"]), flush=True)
-        write_json(self.output_dir / "metrics.json", summary)
-        return summary
+        return run_cases(loaded, self.resolver, self._write, self.output_dir)
 
     def _write(self, name: str, case: dict[str, Any], result: dict[str, Any], seconds: float) -> dict[str, Any]:
         out = self.output_dir / name

@@ -1,0 +1,83 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""What every bundle runner shares: restore the cases in turn, time them, write each one, print a line per case and
+write the summary ``metrics.json`` (``{"cases": {NAME: record}, "mean": ...}``) atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..utils import atomic_path
+
+__all__ = ["run_cases", "mean_metrics", "report_line", "write_json"]
+
+
+def write_json(path: str | os.PathLike, payload: dict) -> None:
+    """Write ``payload`` as indented JSON, atomically."""
+    with atomic_path(path, suffix=".json") as tmp:
+        with open(tmp, "w") as f:
+            json.dump(payload, f, indent=2)
+
+
+def mean_metrics(cases: dict[str, Any]) -> dict[str, Any]:
+    """Mean PSNR/SSIM per method and mean seconds over the cases that have a reference."""
+    with_ref = [r for r in cases.values() if r["metrics"]]
+    if not with_ref:
+        return {}
+    methods = with_ref[0]["metrics"]
+    return {
+        "metrics": {
+            m: {q: float(np.mean([r["metrics"][m][q] for r in with_ref])) for q in ("psnr", "ssim")} for m in methods
+        },
+        "seconds": float(np.mean([r["seconds"] for r in cases.values()])),
+        "num_cases": len(with_ref),
+    }
+
+
+def report_line(name: str, record: dict[str, Any]) -> str:
+    """``NAME: [4.0x, ]1.2 s | method PSNR .. dB SSIM .. | ...``."""
+    m = record["metrics"]
+    accel = record.get("acceleration")
+    line = f"{name}: " + (f"{accel:.1f}x, " if accel else "") + f"{record['seconds']:.1f} s"
+    if m:
+        line += "".join(f" | {k} PSNR {v['psnr']:.2f} dB SSIM {v['ssim']:.4f}" for k, v in m.items())
+    return line
+
+
+def run_cases(
+    cases: Iterable[tuple[str, Any]],
+    restore: Callable[[Any], dict[str, Any]],
+    write: Callable[[str, Any, dict[str, Any], float], dict[str, Any]],
+    output_dir: str | os.PathLike,
+    **summary_extra: Any,
+) -> dict[str, Any]:
+    """Restore and write every ``(name, case)``; returns and writes the summary.
+
+    Args:
+        cases: ``(name, case)`` pairs; a generator loads each case only when its turn comes.
+        restore: ``restore(case) -> result``.
+        write: ``write(name, case, result, seconds) -> record`` (the per-case files and ``{"metrics", "seconds"...}``).
+        output_dir: where ``metrics.json`` goes (created).
+        summary_extra: more entries of the summary.
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    records: dict[str, Any] = {}
+    for name, case in cases:
+        start = time.perf_counter()
+        result = restore(case)
+        seconds = time.perf_counter() - start
+        records[name] = write(name, case, result, seconds)
+        print(report_line(name, records[name]), flush=True)
+    summary = {"cases": records, "mean": mean_metrics(records), **summary_extra}
+    if len(records) > 1 and summary["mean"]:
+        print(report_line(f"mean of {len(records)} cases", summary["mean"]), flush=True)
+    write_json(output_dir / "metrics.json", summary)
+    return summary
