@@ -13,6 +13,23 @@ from collections.abc import Callable, Sequence
 import torch
 
 
+def load_bundle_network(bundle, weights=None, **updates) -> tuple[torch.nn.Module, object]:
+    """The network (in eval mode, on CPU, with ``weights`` or the bundle's ``models/model.pt``) and the inferer of a
+    bundle's ``inference.json``, with config ``updates`` (e.g. ``tau=1.0``)."""
+    from pathlib import Path
+
+    from monai.bundle import ConfigParser
+
+    bundle = Path(bundle)
+    parser = ConfigParser()
+    parser.read_config(bundle / "configs" / "inference.json")
+    parser.update({"bundle_root": str(bundle), "progress": False, "device": "$torch.device('cpu')", **updates})
+    net = parser.get_parsed_content("network")
+    path = weights or bundle / "models" / "model.pt"
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return net.eval(), parser.get_parsed_content("inferer")
+
+
 def environment() -> str:
     return (
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "

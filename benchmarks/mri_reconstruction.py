@@ -39,7 +39,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from classical import L1_LAMDA, SENSE_ITERS, SENSE_LAM, bart_pics, metrics
-from monai.bundle import ConfigParser
 from train_varnet import build_varnet, varnet_inputs
 
 from monai_d3gm.apps.reconstruction.dataset import volume_slices
@@ -51,7 +50,7 @@ from monai_d3gm.apps.reconstruction.sense import SenseOperator, conjugate_gradie
 from monai_d3gm.apps.reconstruction.transforms import EstimateCoilMaps, SimulateKspace
 from monai_d3gm.visualize import save_comparison
 
-from _common import environment, print_table, save_json
+from _common import environment, load_bundle_network, print_table, save_json
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -80,12 +79,7 @@ def cases(num_flair: int) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
 
 
 def load_network(weights: Path, tau: float) -> tuple[torch.nn.Module, object]:
-    parser = ConfigParser()
-    parser.read_config(BUNDLE / "configs" / "inference.json")
-    parser.update({"bundle_root": str(BUNDLE), "tau": tau, "progress": False, "device": "$torch.device('cpu')"})
-    net = parser.get_parsed_content("network")
-    net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    return net.eval(), parser.get_parsed_content("inferer")
+    return load_bundle_network(BUNDLE, weights, tau=tau)
 
 
 def main() -> None:

@@ -23,15 +23,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
-from monai.bundle import ConfigParser
 
 from monai_d3gm.apps.reconstruction.dataset import volume_slices
 from monai_d3gm.apps.reconstruction.inference import demo_slice
 from monai_d3gm.apps.super_resolution.restore import D3GMSuperResolver
 from monai_d3gm.visualize import save_comparison
 
-from _common import environment, print_table, save_json
+from _common import environment, load_bundle_network, print_table, save_json
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundles" / "mri_super_resolution_d3gm"
@@ -40,12 +38,7 @@ DEGRADATIONS = ("kspace", "blur")
 
 
 def load_network(weights: Path, tau: float):
-    parser = ConfigParser()
-    parser.read_config(BUNDLE / "configs" / "inference.json")
-    parser.update({"bundle_root": str(BUNDLE), "tau": tau, "progress": False, "device": "$torch.device('cpu')"})
-    net = parser.get_parsed_content("network")
-    net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    return net.eval(), parser.get_parsed_content("inferer")
+    return load_bundle_network(BUNDLE, weights, tau=tau)
 
 
 def _spread(slices: list[np.ndarray], n: int) -> list[np.ndarray]:

@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from monai.bundle import ConfigParser
 
 from monai_d3gm.apps.restoration import TiledRestoration, find_pairs, read_rgb
 from monai_d3gm.apps.restoration.demo import demo_pair
@@ -35,7 +34,7 @@ from monai_d3gm.apps.restoration.metrics import lpips_status, rgb_metrics
 from monai_d3gm.apps.restoration.restore import D3GMImageRestorer
 from monai_d3gm.visualize import save_comparison
 
-from _common import environment, print_table, save_json
+from _common import environment, load_bundle_network, print_table, save_json
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -45,13 +44,9 @@ DATA = {"derain": "derain-pairs", "dehaze": "dehaze-pairs"}
 def load(task: str, weights: str | None = None):
     """The bundle's network, inferer and held-out pair names."""
     bundle = ROOT / "bundles" / f"{task}_d3gm"
-    parser = ConfigParser()
-    parser.read_config(bundle / "configs" / "inference.json")
-    parser.update({"bundle_root": str(bundle), "progress": False, "device": "$torch.device('cpu')"})
-    net = parser.get_parsed_content("network")
-    net.load_state_dict(torch.load(weights or bundle / "models" / "model.pt", map_location="cpu", weights_only=True))
+    net, inferer = load_bundle_network(bundle, weights)
     holdout = json.loads((bundle / "configs" / "train.json").read_text())["holdout"]
-    return net.eval(), parser.get_parsed_content("inferer"), set(holdout)
+    return net, inferer, set(holdout)
 
 
 def _box(x: torch.Tensor, r: int) -> torch.Tensor:
