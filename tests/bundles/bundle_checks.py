@@ -47,6 +47,17 @@ LAYOUT = (
 README_SECTIONS = ("Description", "Data", "Training", "Performance", "Usage", "Limitations", "Citation")
 
 
+def phantom_volume(tmp_path: Path) -> Path:
+    """A generated 64 x 64 x 12 Shepp-Logan NIfTI volume (training input for the MRI bundles' tests)."""
+    import numpy as np
+    import sigpy
+
+    from monai_d3gm.apps.reconstruction.io import write_nifti
+
+    volume = np.abs(sigpy.shepp_logan((12, 64, 64))).astype(np.float32).transpose(1, 2, 0)
+    return write_nifti(volume, np.eye(4), tmp_path / "vol.nii.gz")
+
+
 def run_bundle(bundle: Path, config: str | list[str], **overrides) -> subprocess.CompletedProcess:
     """``python -m monai.bundle run`` in a subprocess, as a user types it; fails the test with its output.
 

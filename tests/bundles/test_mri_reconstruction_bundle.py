@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import sigpy
 
-from monai_d3gm.apps.reconstruction.io import write_fastmri, write_nifti
+from monai_d3gm.apps.reconstruction.io import write_fastmri
 from tests.bundles.bundle_checks import (
     BUNDLES,
     check_layout_and_metadata,
@@ -22,6 +22,7 @@ from tests.bundles.bundle_checks import (
     check_state_dict,
     check_train_two_iterations,
     check_verify_net_in_out,
+    phantom_volume,
     run_bundle,
     run_ddp_two_iterations,
     zip_and_install,
@@ -69,19 +70,14 @@ def test_zip_download_and_inference_on_a_tiny_file(tmp_path):
     assert (out / "case" / "comparison.png").is_file()
 
 
-def _phantom_volume(tmp_path: Path) -> Path:
-    volume = np.abs(sigpy.shepp_logan((12, 64, 64))).astype(np.float32).transpose(1, 2, 0)
-    return write_nifti(volume, np.eye(4), tmp_path / "vol.nii.gz")
-
-
 def test_train_two_iterations(tmp_path):
     """``train.json`` on a generated volume: two iterations, an atomic checkpoint and the final EMA weights."""
-    check_train_two_iterations(BUNDLE, tmp_path, dataset_dir=str(_phantom_volume(tmp_path)))
+    check_train_two_iterations(BUNDLE, tmp_path, dataset_dir=str(phantom_volume(tmp_path)))
 
 
 def test_multi_gpu_train_config_runs_ddp_on_cpu(tmp_path):
     """``multi_gpu_train.json`` with torchrun: two processes (gloo on CPU), two iterations, rank 0 writes."""
-    run_ddp_two_iterations(BUNDLE, tmp_path, port=29517, dataset_dir=str(_phantom_volume(tmp_path)))
+    run_ddp_two_iterations(BUNDLE, tmp_path, port=29517, dataset_dir=str(phantom_volume(tmp_path)))
 
 
 @pytest.mark.slow

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -22,6 +21,7 @@ from tests.bundles.bundle_checks import (
     check_state_dict,
     check_train_two_iterations,
     check_verify_net_in_out,
+    phantom_volume,
     run_bundle,
     run_ddp_two_iterations,
     zip_and_install,
@@ -77,17 +77,12 @@ def test_simulated_blur_evaluation_reports_three_methods(tmp_path):
     assert set(record["metrics"]) == {"d3gm", "bicubic", "sinc"} and record["simulate"] == "blur"
 
 
-def _phantom_volume(tmp_path: Path) -> Path:
-    volume = np.abs(sigpy.shepp_logan((12, 64, 64))).astype(np.float32).transpose(1, 2, 0)
-    return write_nifti(volume, np.eye(4), tmp_path / "vol.nii.gz")
-
-
 def test_train_two_iterations(tmp_path):
-    check_train_two_iterations(BUNDLE, tmp_path, dataset_dir=str(_phantom_volume(tmp_path)))
+    check_train_two_iterations(BUNDLE, tmp_path, dataset_dir=str(phantom_volume(tmp_path)))
 
 
 def test_multi_gpu_train_config_runs_ddp_on_cpu(tmp_path):
-    run_ddp_two_iterations(BUNDLE, tmp_path, port=29518, dataset_dir=str(_phantom_volume(tmp_path)))
+    run_ddp_two_iterations(BUNDLE, tmp_path, port=29518, dataset_dir=str(phantom_volume(tmp_path)))
 
 
 @pytest.mark.slow
