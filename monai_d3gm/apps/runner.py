@@ -16,7 +16,7 @@ import numpy as np
 
 from ..utils import atomic_path
 
-__all__ = ["run_cases", "mean_metrics", "report_line", "write_json"]
+__all__ = ["average_metrics", "run_cases", "mean_metrics", "report_line", "write_json"]
 
 
 def write_json(path: str | os.PathLike, payload: dict) -> None:
@@ -26,16 +26,21 @@ def write_json(path: str | os.PathLike, payload: dict) -> None:
             json.dump(payload, f, indent=2)
 
 
+def average_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean PSNR/SSIM per method of ``[{method: {"psnr", "ssim"}}, ...]``, skipping empty rows (no reference)."""
+    rows = [m for m in rows if m]
+    if not rows:
+        return {}
+    return {m: {q: float(np.mean([r[m][q] for r in rows])) for q in ("psnr", "ssim")} for m in rows[0]}
+
+
 def mean_metrics(cases: dict[str, Any]) -> dict[str, Any]:
     """Mean PSNR/SSIM per method and mean seconds over the cases that have a reference."""
     with_ref = [r for r in cases.values() if r["metrics"]]
     if not with_ref:
         return {}
-    methods = with_ref[0]["metrics"]
     return {
-        "metrics": {
-            m: {q: float(np.mean([r["metrics"][m][q] for r in with_ref])) for q in ("psnr", "ssim")} for m in methods
-        },
+        "metrics": average_metrics([r["metrics"] for r in with_ref]),
         "seconds": float(np.mean([r["seconds"] for r in cases.values()])),
         "num_cases": len(with_ref),
     }

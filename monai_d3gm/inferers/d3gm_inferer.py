@@ -12,6 +12,7 @@ from monai.inferers import Inferer
 from monai.utils import optional_import
 
 from ..networks.schedulers import D3GMScheduler
+from ..networks.schedulers.noise import NoiseSource
 
 tqdm, has_tqdm = optional_import("tqdm", name="tqdm")
 
@@ -103,7 +104,7 @@ class D3GMInferer(Inferer):
         network: Callable[..., torch.Tensor],
         num_inference_steps: int | None = None,
         sampler: str | None = None,
-        generator: torch.Generator | None = None,
+        generator: NoiseSource = None,
         data_consistency: DataConsistency | None = None,
         verbose: bool | None = None,
         callback: Callable[[dict[str, Any]], None] | None = None,
@@ -117,7 +118,8 @@ class D3GMInferer(Inferer):
             network: the score network.
             num_inference_steps: network evaluations (a sub-sequence of the T steps); default all T.
             sampler: "sde", "ode" or "posterior"; default the inferer's, then the scheduler's.
-            generator: random generator of the start and of the steps' noise (determinism).
+            generator: source of the start's and the steps' noise (determinism): a ``torch.Generator``, or
+                :class:`~monai_d3gm.networks.schedulers.ItemNoise` for per-item draws independent of the batch.
             data_consistency: ``dc(sample, timestep) -> sample``, applied after each step (e.g. k-space replacement);
                 None uses the inferer's default; the paper samples without it.
             verbose: show a progress bar (default: the inferer's ``progress``).

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from ...networks.schedulers import D3GMScheduler
+from ...networks.schedulers.noise import NoiseSource, randn
 from .errors import MRIInputError
 from .fft import channels_to_complex, complex_to_channels, fft2c, ifft2c
 from .sense import SenseOperator, conjugate_gradient
@@ -40,14 +41,10 @@ from .sense import SenseOperator, conjugate_gradient
 __all__ = ["KspaceDataConsistency", "HardDataConsistency", "SoftDataConsistency", "SenseDataConsistency"]
 
 
-def _complex_noise(shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """Complex white noise n_re + i n_im with n_re, n_im ~ N(0, 1), drawn on the generator's device."""
-    real = like.real.dtype
-    if generator is None:
-        parts = torch.randn((*shape, 2), dtype=real, device=like.device)
-    else:
-        parts = torch.randn((*shape, 2), dtype=real, device=generator.device, generator=generator).to(like.device)
-    return torch.view_as_complex(parts)
+def _complex_noise(shape: tuple[int, ...], like: torch.Tensor, generator: NoiseSource) -> torch.Tensor:
+    """Complex white noise n_re + i n_im with n_re, n_im ~ N(0, 1) (see
+    :func:`~monai_d3gm.networks.schedulers.noise.randn`)."""
+    return torch.view_as_complex(randn((*shape, 2), generator, like.real.dtype, like.device))
 
 
 class KspaceDataConsistency:
@@ -66,7 +63,7 @@ class KspaceDataConsistency:
         kspace: torch.Tensor | np.ndarray,
         mask: torch.Tensor | np.ndarray,
         scheduler: D3GMScheduler | None = None,
-        generator: torch.Generator | None = None,
+        generator: NoiseSource = None,
         multicoil: bool = False,
     ) -> None:
         name = type(self).__name__
@@ -199,7 +196,7 @@ class SoftDataConsistency(KspaceDataConsistency):
         mask: torch.Tensor | np.ndarray,
         weight: float = 0.9,
         scheduler: D3GMScheduler | None = None,
-        generator: torch.Generator | None = None,
+        generator: NoiseSource = None,
     ) -> None:
         super().__init__(kspace, mask, scheduler, generator, multicoil=False)
         if not 0.0 <= float(weight) <= 1.0:
@@ -240,7 +237,7 @@ class HardDataConsistency(SoftDataConsistency):
         kspace: torch.Tensor | np.ndarray,
         mask: torch.Tensor | np.ndarray,
         scheduler: D3GMScheduler | None = None,
-        generator: torch.Generator | None = None,
+        generator: NoiseSource = None,
     ) -> None:
         super().__init__(kspace, mask, weight=1.0, scheduler=scheduler, generator=generator)
 
@@ -275,7 +272,7 @@ class SenseDataConsistency(KspaceDataConsistency):
         iterations: int = 5,
         lam: float = 1.0,
         scheduler: D3GMScheduler | None = None,
-        generator: torch.Generator | None = None,
+        generator: NoiseSource = None,
     ) -> None:
         super().__init__(kspace, mask, scheduler, generator, multicoil=True)
         name = type(self).__name__

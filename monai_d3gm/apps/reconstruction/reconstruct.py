@@ -5,13 +5,14 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
 from ...inferers import D3GMInferer
+from ...networks.schedulers.noise import ItemNoise, NoiseSource
 from .data_consistency import HardDataConsistency, SenseDataConsistency, SoftDataConsistency
 from .errors import MRIInputError
 from .fft import channels_to_complex, complex_to_channels, ifft2c
@@ -146,17 +147,18 @@ class D3GMReconstructor:
     def _fixed_mask(self, shape: tuple[int, int], seed: int | None = None) -> torch.Tensor:
         return self.mask(shape, seed=self.mask_seed)
 
-    def _dc(self, prepared: dict[str, Any], generator: torch.Generator) -> Callable | None:
+    def _dc(self, batch: list[dict[str, Any]], noise: NoiseSource) -> Callable | None:
         if self.data_consistency == "none":
             return None
-        kspace, mask = prepared["kspace"].to(self.device), prepared["mask"].to(self.device)
+        kspace = torch.stack([p["kspace"] for p in batch]).to(self.device)
+        mask = torch.stack([torch.as_tensor(p["mask"]) for p in batch]).to(self.device)
         sched = self.inferer.scheduler
-        if prepared["maps"] is not None:
-            maps = prepared["maps"].to(self.device)[None]
-            return SenseDataConsistency(kspace[None], mask, maps, scheduler=sched, generator=generator)
+        if batch[0]["maps"] is not None:
+            maps = torch.stack([p["maps"] for p in batch]).to(self.device)
+            return SenseDataConsistency(kspace, mask, maps, scheduler=sched, generator=noise)
         if self.data_consistency == "soft":
-            return SoftDataConsistency(kspace, mask, scheduler=sched, generator=generator)
-        return HardDataConsistency(kspace, mask, scheduler=sched, generator=generator)
+            return SoftDataConsistency(kspace, mask, scheduler=sched, generator=noise)
+        return HardDataConsistency(kspace, mask, scheduler=sched, generator=noise)
 
     @torch.no_grad()
     def __call__(self, case: dict[str, Any]) -> dict[str, Any]:
@@ -167,10 +169,29 @@ class D3GMReconstructor:
             (magnitude of μ), "reference" (magnitude or None), "std" (magnitude of the samples' spread, or None),
             "mask", and "metrics" ({"d3gm": {psnr, ssim}, "zero_filled": {...}} when a reference exists).
         """
-        prepared = self.prepare(case)
-        mu = complex_to_channels(prepared["mu"][None, None]).to(self.device)
-        generator = torch.Generator(device=self.device).manual_seed(self.seed)
-        dc = self._dc(prepared, generator)
+        return self.reconstruct_batch([self.prepare(case)], seeds=[self.seed])[0]
+
+    @torch.no_grad()
+    def reconstruct_batch(
+        self, batch: list[dict[str, Any]], seeds: Sequence[int], verbose: bool | None = None
+    ) -> list[dict[str, Any]]:
+        """Reconstruct prepared slices (:meth:`prepare`, all of one shape) in one batch of the network.
+
+        Args:
+            batch: prepared slices.
+            seeds: one noise seed per slice (:class:`~monai_d3gm.networks.schedulers.ItemNoise`): a slice's result
+                does not depend on the other slices of its batch; equal seeds share one noise realisation.
+            verbose: the sampler's progress bar (default: the inferer's setting).
+
+        Returns:
+            one result per slice, as :meth:`__call__` returns it.
+        """
+        shapes = {tuple(p["mu"].shape) for p in batch}
+        if len(shapes) != 1:
+            raise MRIInputError(f"slices restored in one batch must share one shape, got {sorted(shapes)}.")
+        mu = complex_to_channels(torch.stack([p["mu"] for p in batch])[:, None]).to(self.device)
+        noise = ItemNoise(seeds)
+        dc = self._dc(batch, noise)
         self.network.eval()
         samples = []
         for _ in range(self.num_samples):
@@ -179,11 +200,16 @@ class D3GMReconstructor:
                 self.network,
                 num_inference_steps=self.num_inference_steps,
                 sampler=self.sampler,
-                generator=generator,
+                generator=noise,
                 data_consistency=dc,
+                verbose=verbose,
             )
-            samples.append(channels_to_complex(out)[0, 0].cpu())
-        stack = torch.stack(samples) * prepared["scale"]
+            samples.append(channels_to_complex(out)[:, 0].cpu())
+        stacks = torch.stack(samples, 1)  # (B, num_samples, H, W)
+        return [self._result(p, stack) for p, stack in zip(batch, stacks)]
+
+    def _result(self, prepared: dict[str, Any], stack: torch.Tensor) -> dict[str, Any]:
+        stack = stack * prepared["scale"]
         if prepared["maps"] is not None:
             # pixels outside the coil maps' support (ESPIRiT's crop) do not enter the SENSE model: no measurement
             # constrains them, so, as in SENSE, they are zero rather than whatever the network left there

@@ -5,4 +5,5 @@ from __future__ import annotations
 
 from .coefficient_decoupled import CoefficientDecoupledScheduler
 from .d3gm import D3GMPredictionType, D3GMSampler, D3GMScheduler, euler_maruyama_forward, mean_reverting_tables
+from .noise import ItemNoise, NoiseSource
 from .schedules import ThetaSchedules

@@ -19,6 +19,7 @@ import torch
 from monai.networks.schedulers import NoiseSchedules, Scheduler
 from monai.utils import StrEnum
 
+from .noise import NoiseSource, randn
 from .schedules import ThetaSchedules
 
 __all__ = ["D3GMScheduler", "D3GMSampler", "D3GMPredictionType", "euler_maruyama_forward", "mean_reverting_tables"]
@@ -222,7 +223,7 @@ class D3GMScheduler(Scheduler):
         std = self._gather(self.marginal_stds, t, original_samples)
         return self.marginal_mean(original_samples, mu, t) + std * noise
 
-    def prior_sample(self, mu: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def prior_sample(self, mu: torch.Tensor, generator: NoiseSource = None) -> torch.Tensor:
         """The start of the reverse process, x_T = μ + τλ z (the stationary law of the SDE)."""
         return mu + self.prior_std * _randn_like(mu, generator)
 
@@ -381,7 +382,7 @@ class D3GMScheduler(Scheduler):
         timestep: int | torch.Tensor,
         sample: torch.Tensor,
         mu: torch.Tensor,
-        generator: torch.Generator | None = None,
+        generator: NoiseSource = None,
         prev_timestep: int | None = None,
         sampler: str | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -435,11 +436,9 @@ class D3GMScheduler(Scheduler):
         return prev, x0
 
 
-def _randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """Standard normal noise shaped like ``x``, drawn on the generator's device, so a seed gives the same noise."""
-    if generator is None:
-        return torch.randn_like(x)
-    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=generator.device).to(x.device)
+def _randn_like(x: torch.Tensor, generator: NoiseSource) -> torch.Tensor:
+    """Standard normal noise shaped like ``x`` (see :func:`~monai_d3gm.networks.schedulers.noise.randn`)."""
+    return randn(x.shape, generator, x.dtype, x.device)
 
 
 def euler_maruyama_forward(
@@ -448,7 +447,7 @@ def euler_maruyama_forward(
     mu: torch.Tensor,
     num_steps: int,
     substeps: int = 10,
-    generator: torch.Generator | None = None,
+    generator: NoiseSource = None,
 ) -> torch.Tensor:
     """Simulate the forward SDE dx = θ(μ − x)dt + τσ dW from x0 up to step ``num_steps`` by Euler–Maruyama.
 

@@ -12,7 +12,7 @@ from .bart import kspace_from_cfl, read_cfl, write_cfl
 from .dicom import LPS_TO_RAS, DicomSeries, read_dicom_series, write_dicom_series
 from .fastmri import FastMRIData, read_fastmri, write_fastmri
 from .ismrmrd import MRDData, noise_prewhitening_matrix, parse_ismrmrd_header, prewhiten, read_ismrmrd
-from .load import load_mri_slice, mri_format
+from .load import MRIVolume, load_mri_slice, mri_format
 from .nifti import read_nifti, write_nifti
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "DicomSeries",
     "FastMRIData",
     "MRDData",
+    "MRIVolume",
     "kspace_from_cfl",
     "load_mri_slice",
     "mri_format",

@@ -1,6 +1,6 @@
 # Copyright (c) monai-d3gm contributors
 # Licensed under the Apache License, Version 2.0
-"""One entry point for every supported MRI input: a path → one 2-D slice as a dictionary."""
+"""One entry point for every supported MRI input: a path → its 2-D slices, each as a dictionary."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .fastmri import read_fastmri
 from .ismrmrd import noise_prewhitening_matrix, prewhiten, read_ismrmrd
 from .nifti import read_nifti
 
-__all__ = ["load_mri_slice", "mri_format"]
+__all__ = ["MRIVolume", "load_mri_slice", "mri_format"]
 
 FORMATS = ("fastmri", "ismrmrd", "bart", "npy", "nifti", "dicom")
 
@@ -56,8 +56,127 @@ def _pick(n: int, index: int | None, what: str, path: Path) -> int:
     return i % n
 
 
+class MRIVolume:
+    """The 2-D slices of any supported MRI input, read one at a time.
+
+    NIfTI volumes and DICOM series are read once (they are images, the size of the output); fastMRI files are read
+    slice by slice from the HDF5 file, so a 40-slice multi-coil file never sits in memory whole; ISMRMRD files are
+    read once and pre-whitened per slice; BART and ``.npy`` k-space are single slices.
+
+    Args:
+        path: a fastMRI or ISMRMRD ``.h5``, a BART ``.cfl``/``.hdr`` (or its base name), a complex k-space ``.npy``
+            of shape (coils, H, W), a NIfTI file, or a DICOM series (folder or ``.dcm`` files).
+        slice_axis: the axis of a NIfTI volume to slice along (default the last, axial for most scans); DICOM
+            series are sliced along their slice dimension.
+
+    Attributes:
+        format: the input's format (see :func:`mri_format`).
+        affine: the volume's 4x4 RAS affine (NIfTI, DICOM), else None.
+        slice_axis: the axis of the NIfTI volume's slices (0 for DICOM), None for k-space inputs.
+        series: the read DICOM series (None for other formats).
+        is_multislice: whether the input has a slice dimension.
+    """
+
+    def __init__(self, path: str | os.PathLike, slice_axis: int = -1) -> None:
+        self.path = Path(path)
+        self.format = mri_format(self.path)
+        self.affine: np.ndarray | None = None
+        self.slice_axis: int | None = None
+        self.series = None
+        self.is_multislice = True
+        self._noise_whitening = None
+        p = self.path
+        if self.format == "fastmri":
+            with h5py.File(p, "r") as f:
+                self.num_slices = int(f["kspace"].shape[0])
+        elif self.format == "ismrmrd":
+            data = read_ismrmrd(p, remove_oversampling=True)
+            self._kspace, self._mask = data.kspace, data.mask
+            self.is_multislice = self._kspace.ndim == 4
+            self.num_slices = self._kspace.shape[0] if self.is_multislice else 1
+            if data.noise is not None:
+                self._noise_whitening = noise_prewhitening_matrix(data.noise)
+        elif self.format in ("bart", "npy"):
+            self._kspace = _read_kspace_array(p, self.format)
+            self.is_multislice, self.num_slices = False, 1
+        elif self.format == "nifti":
+            self._volume, self.affine, _ = read_nifti(p)
+            self.is_multislice = self._volume.ndim == 3
+            if self.is_multislice:
+                self.slice_axis = slice_axis % 3
+            self.num_slices = self._volume.shape[self.slice_axis] if self.is_multislice else 1
+        else:
+            self.series = read_dicom_series(p)
+            self.affine, self.slice_axis = self.series.affine, 0
+            self.num_slices = self.series.volume.shape[0]
+
+    def __len__(self) -> int:
+        return self.num_slices
+
+    @property
+    def shape(self) -> tuple[int, ...] | None:
+        """The image volume's shape (NIfTI, DICOM), else None."""
+        if self.format == "nifti":
+            return tuple(self._volume.shape)
+        return tuple(self.series.volume.shape) if self.series is not None else None
+
+    def index(self, slice_index: int | None) -> int:
+        """``slice_index`` checked and made non-negative (None: the middle slice)."""
+        return _pick(self.num_slices, slice_index, "slice", self.path)
+
+    def __getitem__(self, slice_index: int) -> dict[str, Any]:
+        """The slice as a dictionary (see :func:`load_mri_slice`)."""
+        i = self.index(slice_index)
+        out: dict[str, Any] = {"format": self.format, "path": str(self.path)}
+        if self.is_multislice:
+            out["slice_index"] = i
+        if self.format == "fastmri":
+            data = read_fastmri(self.path, slices=[i])
+            kspace = data.kspace[0]
+            out["kspace"] = kspace if data.is_multicoil else kspace[None]
+            if data.mask is not None:
+                out["mask"] = np.broadcast_to(data.mask[None, :], kspace.shape[-2:]).astype(np.float32)
+            if data.reconstruction is not None:
+                out["reference"] = data.reconstruction[0]
+        elif self.format == "ismrmrd":
+            kspace = self._kspace[i] if self.is_multislice else self._kspace
+            if self._noise_whitening is not None:
+                kspace = prewhiten(kspace, self._noise_whitening)
+            out["kspace"] = kspace.astype(np.complex64)
+            out["mask"] = np.broadcast_to(self._mask[:, None], kspace.shape[-2:]).astype(np.float32)
+        elif self.format in ("bart", "npy"):
+            out["kspace"] = self._kspace
+        elif self.format == "nifti":
+            image = np.take(self._volume, i, axis=self.slice_axis) if self.is_multislice else self._volume
+            out["image"], out["affine"] = np.ascontiguousarray(image, dtype=np.float32), self.affine
+            if self.is_multislice:
+                out["slice_axis"] = self.slice_axis
+        else:
+            out["image"], out["affine"], out["series"] = self.series.volume[i], self.affine, self.series
+        if "kspace" in out and not np.isfinite(out["kspace"]).all():
+            raise MRIInputError(f"{self.path}: the k-space contains NaN or Inf values; the file is corrupt.")
+        return out
+
+
+def _read_kspace_array(p: Path, fmt: str) -> np.ndarray:
+    if fmt == "bart":
+        kspace = kspace_from_cfl(p)
+    else:
+        try:
+            kspace = np.load(p, allow_pickle=False)
+        except (ValueError, OSError) as e:
+            raise MRIInputError(f"{p} is not a readable .npy array ({e}).") from e
+        if not np.iscomplexobj(kspace):
+            raise MRIInputError(f"{p} holds {kspace.dtype} values; k-space .npy files must be complex.")
+        if kspace.ndim == 2:
+            kspace = kspace[None]
+        if kspace.ndim != 3:
+            raise MRIInputError(f"{p}: k-space .npy must have shape (coils, H, W), got {kspace.shape}.")
+    return np.ascontiguousarray(kspace, dtype=np.complex64)
+
+
 def load_mri_slice(path: str | os.PathLike, slice_index: int | None = None, slice_axis: int = -1) -> dict[str, Any]:
-    """Read one 2-D slice of any supported MRI input.
+    """Read one 2-D slice of any supported MRI input (:class:`MRIVolume` for all of them).
 
     Args:
         path: a fastMRI or ISMRMRD ``.h5``, a BART ``.cfl``/``.hdr`` (or its base name), a complex k-space ``.npy``
@@ -67,63 +186,10 @@ def load_mri_slice(path: str | os.PathLike, slice_index: int | None = None, slic
             series are sliced along their slice dimension.
 
     Returns:
-        a dictionary with "format", "path", "slice_index" and either k-space inputs — "kspace" complex64 (C, H, W),
-        optionally "mask" float32 (H, W) when the file states it and "reference" float32 (H', W') — or image inputs —
-        "image" float32 (H, W), "affine" 4x4 (RAS) of the volume and, for DICOM, "series" (the read series).
+        a dictionary with "format", "path", "slice_index" (multi-slice inputs) and either k-space inputs — "kspace"
+        complex64 (C, H, W), optionally "mask" float32 (H, W) when the file states it and "reference" float32
+        (H', W') — or image inputs — "image" float32 (H, W), "affine" 4x4 (RAS) of the volume and, for DICOM, "series"
+        (the read series).
     """
-    p = Path(path)
-    fmt = mri_format(p)
-    out: dict[str, Any] = {"format": fmt, "path": str(p)}
-    if fmt == "fastmri":
-        with h5py.File(p, "r") as f:
-            n = f["kspace"].shape[0]
-        i = _pick(n, slice_index, "slice", p)
-        data = read_fastmri(p, slices=[i])
-        kspace = data.kspace[0]
-        out["kspace"] = kspace if data.is_multicoil else kspace[None]
-        if data.mask is not None:
-            out["mask"] = np.broadcast_to(data.mask[None, :], kspace.shape[-2:]).astype(np.float32)
-        if data.reconstruction is not None:
-            out["reference"] = data.reconstruction[0]
-        out["slice_index"] = i
-    elif fmt == "ismrmrd":
-        data = read_ismrmrd(p, remove_oversampling=True)
-        kspace = data.kspace
-        if kspace.ndim == 4:
-            i = _pick(kspace.shape[0], slice_index, "slice", p)
-            kspace = kspace[i]
-            out["slice_index"] = i
-        if data.noise is not None:
-            kspace = prewhiten(kspace, noise_prewhitening_matrix(data.noise))
-        out["kspace"] = kspace.astype(np.complex64)
-        out["mask"] = np.broadcast_to(data.mask[:, None], kspace.shape[-2:]).astype(np.float32)
-    elif fmt in ("bart", "npy"):
-        if fmt == "bart":
-            kspace = kspace_from_cfl(p)
-        else:
-            try:
-                kspace = np.load(p, allow_pickle=False)
-            except (ValueError, OSError) as e:
-                raise MRIInputError(f"{p} is not a readable .npy array ({e}).") from e
-            if not np.iscomplexobj(kspace):
-                raise MRIInputError(f"{p} holds {kspace.dtype} values; k-space .npy files must be complex.")
-            if kspace.ndim == 2:
-                kspace = kspace[None]
-            if kspace.ndim != 3:
-                raise MRIInputError(f"{p}: k-space .npy must have shape (coils, H, W), got {kspace.shape}.")
-        out["kspace"] = np.ascontiguousarray(kspace, dtype=np.complex64)
-    elif fmt == "nifti":
-        volume, affine, _ = read_nifti(p)
-        if volume.ndim == 3:
-            axis = slice_axis % 3
-            i = _pick(volume.shape[axis], slice_index, "slice", p)
-            volume = np.take(volume, i, axis=axis)
-            out["slice_index"], out["slice_axis"] = i, axis
-        out["image"], out["affine"] = np.ascontiguousarray(volume, dtype=np.float32), affine
-    else:
-        series = read_dicom_series(p)
-        i = _pick(series.volume.shape[0], slice_index, "slice", p)
-        out["image"], out["affine"], out["series"], out["slice_index"] = series.volume[i], series.affine, series, i
-    if "kspace" in out and not np.isfinite(out["kspace"]).all():
-        raise MRIInputError(f"{p}: the k-space contains NaN or Inf values; the file is corrupt.")
-    return out
+    volume = MRIVolume(path, slice_axis)
+    return volume[volume.index(slice_index)]
