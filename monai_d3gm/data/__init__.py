@@ -3,4 +3,5 @@
 
 from __future__ import annotations
 
+from .seeded import SeededDataset
 from .synthetic import SyntheticRestorationDataset, make_synthetic_pairs

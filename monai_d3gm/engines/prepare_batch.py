@@ -24,6 +24,11 @@ class D3GMPrepareBatch(DiffusionPrepareBatch):
     its state is saved and restored with the checkpoint (``state_dict`` / ``load_state_dict``) so a resumed run
     draws what the uninterrupted run would have drawn.
 
+    Under DDP (``torch.distributed`` initialised, the same ``seed`` on every rank) each rank draws the steps and noise
+    of the whole global batch and keeps rows ``rank::world_size``: the rows ``DistributedSampler`` gives it. A run
+    on N processes with local batch B then draws exactly what one process with batch N·B draws (ranks must have equal
+    local batch sizes: ``even_divisible`` sampling and ``drop_last``).
+
     Args:
         scheduler: the SDE.
         image_key: key of the clean image x0.
@@ -40,12 +45,21 @@ class D3GMPrepareBatch(DiffusionPrepareBatch):
         self.mu_key = mu_key
         self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
 
+    @staticmethod
+    def _world() -> tuple[int, int]:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            return torch.distributed.get_world_size(), torch.distributed.get_rank()
+        return 1, 0
+
     def get_noise(self, images: torch.Tensor) -> torch.Tensor:
-        return torch.randn(images.shape, generator=self.generator, dtype=images.dtype).to(images.device)
+        world, rank = self._world()
+        shape = (images.shape[0] * world, *images.shape[1:])
+        return torch.randn(shape, generator=self.generator, dtype=images.dtype)[rank::world].to(images.device)
 
     def get_timesteps(self, images: torch.Tensor) -> torch.Tensor:
-        t = torch.randint(1, self.num_train_timesteps + 1, (images.shape[0],), generator=self.generator)
-        return t.to(images.device)
+        world, rank = self._world()
+        t = torch.randint(1, self.num_train_timesteps + 1, (images.shape[0] * world,), generator=self.generator)
+        return t[rank::world].to(images.device)
 
     def __call__(  # type: ignore[override]
         self,
