@@ -1,0 +1,159 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""A MONAI Label infer task that runs a monai-d3gm bundle on the image it is given and returns an image.
+
+MONAI Label calls ``task(request)`` with ``request["image"]`` the path of a NIfTI volume or a DICOM series folder
+from its datastore, and expects ``(result_file, result_json)``. D³GM restores images rather than segmenting them, so
+the task is of type "others", has no labels, returns the restored volume (same geometry as the input) and sets
+``request["save_label"] = False`` so the server does not file the restored image as a label of the study.
+
+The task subclasses MONAI Label's ``InferTask`` when ``monailabel`` is installed (it then plugs into any MONAI Label
+app); without it, a stand-in with the same constructor, ``info()`` and ``config()`` keeps the task usable from plain
+Python and testable.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from monai.utils import optional_import
+
+_InferTask, has_monailabel = optional_import("monailabel.interfaces.tasks.infer_v2", name="InferTask")
+
+__all__ = ["BUNDLE_OUTPUTS", "D3GMInferTask", "has_monailabel", "sample_app_dir"]
+
+#: the runner's file key of the restored image, and the overrides MONAI Label needs, per bundle
+BUNDLE_OUTPUTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "mri_reconstruction_d3gm": ("reconstruction", {"whole_volume": True, "write_dicom": False}),
+    "mri_super_resolution_d3gm": ("super_resolution", {"write_dicom": False}),
+    "derain_d3gm": ("restored", {}),
+    "dehaze_d3gm": ("restored", {}),
+}
+
+
+class _InferTaskStandIn:
+    """The part of ``monailabel.interfaces.tasks.infer_v2.InferTask`` the task uses (when monailabel is absent)."""
+
+    def __init__(self, type: str, labels: Any, dimension: int, description: str, config: dict | None = None) -> None:
+        self.type = type
+        self.labels = [] if labels is None else [labels] if isinstance(labels, str) else labels
+        self.dimension = dimension
+        self.description = description
+        self._config: dict[str, Any] = dict(config or {})
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "labels": self.labels,
+            "dimension": self.dimension,
+            "description": self.description,
+            "config": self.config(),
+        }
+
+    def config(self) -> dict[str, Any]:
+        return self._config
+
+    def get_path(self, validate: bool = True) -> None:
+        return None
+
+
+_Base = _InferTask if has_monailabel else _InferTaskStandIn
+
+
+def sample_app_dir() -> Path:
+    """The folder of the sample MONAI Label app (``monailabel start_server --app <this folder> ...``)."""
+    return Path(str(resources.files("monai_d3gm.integrations.monailabel") / "app"))
+
+
+class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
+    """Run a monai-d3gm bundle's ``inference.json`` on the request's image and return the restored image.
+
+    Args:
+        bundle: the bundle folder (``configs/inference.json`` and ``models/model.pt``).
+        output_key: the runner's file key of the restored image (default: from :data:`BUNDLE_OUTPUTS`).
+        overrides: config overrides applied to every request (e.g. ``{"num_inference_steps": 5}``).
+        description: shown by MONAI Label clients.
+        dimension: 3 for volumes (the MRI bundles), 2 for photos.
+
+    The user-facing options (``config()``, editable in 3D Slicer's MONAI Label module and passed back in the
+    request) are the sampler's steps, the number of posterior samples (``> 1`` also writes a standard-deviation
+    map next to the result), the seed and, for reconstruction, the slices per batch.
+    """
+
+    def __init__(
+        self,
+        bundle: str | Path,
+        output_key: str | None = None,
+        overrides: dict[str, Any] | None = None,
+        description: str | None = None,
+        dimension: int = 3,
+    ) -> None:
+        self.bundle = Path(bundle)
+        name = self.bundle.name
+        default_key, default_overrides = BUNDLE_OUTPUTS.get(name, ("reconstruction", {}))
+        self.output_key = output_key or default_key
+        self.overrides = {**default_overrides, **(overrides or {})}
+        config: dict[str, Any] = {"num_inference_steps": 3, "num_samples": 1, "seed": 0}
+        if self.overrides.get("whole_volume"):
+            config["batch_size"] = 4
+        super().__init__(
+            type="others",
+            labels=None,
+            dimension=dimension,
+            description=description or f"D³GM image restoration ({name}); the result is an image, not a label",
+            config=config,
+        )
+
+    def is_valid(self) -> bool:
+        return (self.bundle / "configs" / "inference.json").is_file() and (
+            self.bundle / "models" / "model.pt"
+        ).is_file()
+
+    def __call__(self, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Restore ``request["image"]``; returns the restored image's path and a JSON-able summary."""
+        from monai.bundle import ConfigParser
+
+        image = request.get("image")
+        if not isinstance(image, (str, Path)) or not Path(image).exists():
+            raise ValueError(
+                f"request['image'] must be the path of an existing NIfTI file, DICOM series folder or photo, got "
+                f"{image!r}; MONAI Label passes the datastore's image path there."
+            )
+        if not self.is_valid():
+            raise FileNotFoundError(
+                f"{self.bundle} is not a usable bundle: configs/inference.json and models/model.pt must both exist."
+            )
+        request["save_label"] = False  # a restored image is not a label of the study
+        output_dir = Path(request.get("output_dir") or tempfile.mkdtemp(prefix="d3gm_monailabel_"))
+        options = {k: request[k] for k in self._config if request.get(k) is not None}
+        device = request.get("device")
+        updates: dict[str, Any] = {
+            "bundle_root": str(self.bundle),
+            **self.overrides,
+            **options,
+            "input_path": str(image),
+            "output_dir": str(output_dir),
+            "progress": False,
+        }
+        if device:
+            updates["device"] = f"$torch.device({str(device)!r})"
+        parser = ConfigParser()
+        parser.read_config(self.bundle / "configs" / "inference.json")
+        parser.update(updates)
+        parser.get_parsed_content("initialize", lazy=False)
+        summary = parser.get_parsed_content("runner")()
+        ((name, record),) = summary["cases"].items()
+        files = record["files"]
+        if self.output_key not in files:
+            raise KeyError(f"the {self.bundle.name} runner wrote {sorted(files)}, not {self.output_key!r}.")
+        return files[self.output_key], {
+            "kind": "image",
+            "bundle": self.bundle.name,
+            "case": name,
+            "files": files,
+            "metrics": record.get("metrics", {}),
+            "seconds": record.get("seconds"),
+        }

@@ -1,0 +1,81 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""The MONAI Label infer task: an image in, a restored image out (same geometry), never filed as a label."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import sigpy
+
+from monai_d3gm.apps.reconstruction.io import write_nifti
+from monai_d3gm.integrations.monailabel import D3GMInferTask, has_monailabel, sample_app_dir
+from tests.bundles.bundle_checks import BUNDLES
+
+RECON = BUNDLES / "mri_reconstruction_d3gm"
+
+
+def _volume(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    affine = np.array([[0.0, 1.1, 0.0, -30.0], [0.9, 0.0, 0.0, 20.0], [0.0, 0.0, 2.5, -4.0], [0, 0, 0, 1.0]])
+    volume = np.abs(sigpy.shepp_logan((3, 32, 32))).astype(np.float32).transpose(1, 2, 0) + 0.05
+    return write_nifti(volume, affine, tmp_path / "study.nii.gz"), affine
+
+
+def test_task_describes_an_image_to_image_model():
+    task = D3GMInferTask(RECON)
+    info = task.info()
+    assert info["type"] == "others" and info["labels"] == [] and info["dimension"] == 3
+    assert set(info["config"]) == {"num_inference_steps", "num_samples", "seed", "batch_size"}
+    assert "not a label" in info["description"]
+    assert task.is_valid()
+    assert not D3GMInferTask(BUNDLES / "no_such_bundle").is_valid()
+    assert D3GMInferTask(BUNDLES / "derain_d3gm", dimension=2).output_key == "restored"
+
+
+def test_task_restores_a_volume_with_its_geometry(tmp_path):
+    path, affine = _volume(tmp_path)
+    request = {"image": str(path), "num_inference_steps": 2, "num_samples": 2, "device": "cpu",
+               "output_dir": str(tmp_path / "out"), "save_label": True}  # fmt: skip
+    result_file, result_json = D3GMInferTask(RECON)(request)
+    out = nib.load(result_file)
+    assert out.shape == (32, 32, 3)
+    np.testing.assert_allclose(out.affine, affine, atol=1e-5)  # opens aligned with the study in Slicer
+    assert request["save_label"] is False  # the server must not store the restored image as a label
+    assert result_json["kind"] == "image" and "std" in result_json["files"]  # num_samples=2: an uncertainty map
+    assert set(result_json["metrics"]) == {"d3gm", "zero_filled"}
+
+
+def test_task_rejects_missing_images_and_bundles(tmp_path):
+    with pytest.raises(ValueError, match="request\\['image'\\] must be the path"):
+        D3GMInferTask(RECON)({"image": str(tmp_path / "missing.nii.gz")})
+    path, _ = _volume(tmp_path)
+    with pytest.raises(FileNotFoundError, match="not a usable bundle"):
+        D3GMInferTask(tmp_path / "empty_bundle")({"image": str(path)})
+
+
+@pytest.mark.skipif(not has_monailabel, reason="monailabel is not installed (pip install --no-deps monailabel)")
+def test_task_is_a_real_monailabel_infer_task():
+    from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType
+
+    task = D3GMInferTask(RECON)
+    assert isinstance(task, InferTask)
+    assert task.type == InferType.OTHERS
+    assert InferTask.info(task)["config"] == task.config()
+
+
+def test_sample_app_registers_the_bundles():
+    assert (sample_app_dir() / "main.py").is_file()
+    pytest.importorskip("monailabel.interfaces.app", reason="the sample app needs a full monailabel install")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("d3gm_monailabel_app", sample_app_dir() / "main.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    app = module.MyApp.__new__(module.MyApp)  # without starting the server's datastore
+    app.bundles, app.models = BUNDLES, ["mri_reconstruction_d3gm", "derain_d3gm", "missing_bundle"]
+    infers = app.init_infers()
+    assert sorted(infers) == ["derain_d3gm", "mri_reconstruction_d3gm"]
+    assert infers["derain_d3gm"].dimension == 2
