@@ -16,9 +16,31 @@ from ..networks.schedulers.noise import NoiseSource
 
 tqdm, has_tqdm = optional_import("tqdm", name="tqdm")
 
-__all__ = ["D3GMInferer", "network_input"]
+__all__ = ["D3GMInferer", "NonFiniteSampleError", "network_input"]
 
 DataConsistency = Callable[[torch.Tensor, int], torch.Tensor]
+
+
+class NonFiniteSampleError(FloatingPointError):
+    """The reverse process produced NaN or Inf; the message names the step, what produced it and what to check."""
+
+
+def _check_finite(
+    sample: torch.Tensor, model_output: torch.Tensor, i: int, t: int, t_prev: int, steps: int, dc: bool
+) -> None:
+    if bool(torch.isfinite(sample).all()):
+        return
+    where = f"at step {i + 1} of {steps} (t = {t} -> {t_prev})"
+    if not bool(torch.isfinite(model_output).all()):
+        raise NonFiniteSampleError(
+            f"the network's output is NaN/Inf {where}; check the weights (a diverged or corrupt checkpoint), the "
+            "input's scale (normalise it as the training data was) and, on GPU, try float32 instead of half precision."
+        )
+    culprit = "the data-consistency step" if dc else "the scheduler step"
+    raise NonFiniteSampleError(
+        f"the sample became NaN/Inf in {culprit} {where} although the network's output is finite; check the "
+        "measured data (k-space, mask) for extreme values, or use fewer steps / the 'posterior' sampler."
+    )
 
 
 def network_input(sample: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
@@ -129,6 +151,10 @@ class D3GMInferer(Inferer):
 
         Returns:
             the restored image x_0, shaped like ``mu``.
+
+        Raises:
+            NonFiniteSampleError: the state became NaN/Inf; the message gives the step and whether the network, the
+                scheduler step or the data consistency produced it.
         """
         if mu.ndim < 3:
             raise ValueError(f"mu must have shape (B, C, *spatial), got {tuple(mu.shape)}.")
@@ -150,6 +176,7 @@ class D3GMInferer(Inferer):
             sample, x0 = scheduler.step(model_output, t, sample, mu, generator, prev_timestep=t_prev, sampler=sampler)
             if dc is not None:
                 sample = dc(sample, t_prev)
+            _check_finite(sample, model_output, i, t, t_prev, steps, dc is not None)
             if callback is not None:
                 callback({"i": i, "t": t, "t_prev": t_prev, "sample": sample, "pred_original_sample": x0})
         return sample

@@ -106,3 +106,24 @@ def test_works_inside_monai_supervised_evaluator():
     evaluator.run()
     assert evaluator.state.output[0]["pred"].shape == (1, 8, 8)
     assert len(net.calls) == 4
+
+
+def test_non_finite_states_stop_with_the_step_and_a_hint():
+    from monai_d3gm.inferers import NonFiniteSampleError
+
+    inferer = D3GMInferer(D3GMScheduler(prediction_type="residual"), progress=False)
+    mu = torch.rand(1, 1, 8, 8)
+    calls = {"n": 0}
+
+    def diverging(x, t):
+        calls["n"] += 1
+        return torch.full_like(x[:, :1], float("nan") if calls["n"] == 3 else 0.0)
+
+    with pytest.raises(NonFiniteSampleError, match=r"network's output is NaN/Inf at step 3 of 5 .*checkpoint"):
+        inferer.sample(mu, diverging, num_inference_steps=5, sampler="ode")
+
+    def bad_dc(x, t):
+        return x * float("inf")
+
+    with pytest.raises(NonFiniteSampleError, match=r"data-consistency step at step 1 of 4"):
+        inferer.sample(mu, lambda x, t: torch.zeros_like(x[:, :1]), num_inference_steps=4, data_consistency=bad_dc)
