@@ -71,3 +71,20 @@ def test_bad_cases():
         reconstructor(data_consistency="maybe")
     with pytest.raises(MRIInputError, match="all zeros"):
         magnitude_metrics(torch.ones(4, 4), torch.zeros(4, 4))
+
+
+@pytest.mark.parametrize("coils", [1, 4])
+@pytest.mark.parametrize("scale", [1e-8, 1e8])
+def test_extreme_kspace_scales_give_the_scaled_result(coils, scale):
+    """k-space with a maximum near 1e-8 or 1e8 is normalised: the result is the unit-scale result times the scale
+    (measured: 4e-6 to 6e-6 of the image maximum, float32 round-off)."""
+    from monai_d3gm.apps.reconstruction.inference import demo_case
+    from tests.apps.reconstruction.test_volume import _reconstructor
+
+    reconstructor = _reconstructor("sde")
+    case = demo_case(num_coils=coils)
+    base = reconstructor(case)
+    scaled = reconstructor({**case, "kspace": case["kspace"] * np.complex64(scale)})
+    error = (scaled["magnitude"] / scale - base["magnitude"]).abs().max() / base["magnitude"].max()
+    assert float(error) < 1e-4
+    assert abs(scaled["metrics"]["d3gm"]["psnr"] - base["metrics"]["d3gm"]["psnr"]) < 1e-3
