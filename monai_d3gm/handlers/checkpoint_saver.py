@@ -51,6 +51,33 @@ def export_state_dict(checkpoint: str | os.PathLike, key: str, path: str | os.Pa
     return Path(path)
 
 
+class _ResumedEpochData:
+    """The engine's data, whose next pass skips the ``skip`` batches the checkpointed run already trained on."""
+
+    def __init__(self, data, skip: int) -> None:
+        self.data = data
+        self.skip = skip
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __iter__(self):
+        batches = iter(self.data)
+        for _ in range(self.skip):
+            next(batches)  # loaded, not trained on: the random states advance as in the uninterrupted run
+        self.skip = 0
+        return batches
+
+
+def _fast_forward(engine) -> None:
+    """A checkpoint taken mid-epoch resumes mid-epoch: ignite restarts the epoch's data from its first batch, so the
+    batches already trained on are skipped, and the resumed run sees the batches the uninterrupted run saw."""
+    length = engine.state.epoch_length
+    done = engine.state.iteration % length if length else 0
+    if done and engine.state.dataloader is not None:
+        engine.state.dataloader = _ResumedEpochData(engine.state.dataloader, done)
+
+
 class AtomicCheckpointSaver:
     """Saves the state dicts of ``save_dict`` every ``save_interval`` iterations and when training completes.
 
@@ -109,6 +136,7 @@ class AtomicCheckpointSaver:
     def attach(self, engine) -> None:
         if self.resume and self.latest_path.exists():
             CheckpointLoader(load_path=str(self.latest_path), load_dict=self.save_dict).attach(engine)
+            engine.add_event_handler(Events.STARTED, _fast_forward)  # after the loader's STARTED handler
         if not self.write:
             return
         if self.save_interval > 0:

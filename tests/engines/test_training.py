@@ -82,3 +82,20 @@ def test_resume_continues_like_an_uninterrupted_run(tmp_path):
     second_half = resumed.get_parsed_content("losses")
     assert len(full) == 8 and len(second_half) == 4
     torch.testing.assert_close(torch.tensor(second_half), torch.tensor(full[4:]), rtol=1e-5, atol=1e-7)
+
+
+def test_resume_from_a_mid_epoch_checkpoint_sees_the_remaining_batches(tmp_path):
+    """A run stopped after iteration 6 (epoch 2 of 4-iteration epochs) resumes with batches 3 and 4 of epoch 2, not
+    with the epoch's first batches: the losses equal the uninterrupted run's."""
+    full = run_config(tmp_path / "full", max_epochs=3).get_parsed_content("losses")
+    stop = "$@trainer.add_event_handler(ignite.engine.Events.ITERATION_COMPLETED(once=6), lambda e: e.terminate())"
+    parser = ConfigParser()
+    parser.read_config(CONFIG)
+    parser.update({"output_dir": str(tmp_path / "split"), "max_epochs": 3, "save_interval": 1})
+    parser["run"].insert(-1, stop)
+    parser.get_parsed_content("run")
+    assert parser.get_parsed_content("trainer").state.iteration == 6
+    resumed = run_config(tmp_path / "split", max_epochs=3, save_interval=1)
+    torch.testing.assert_close(
+        torch.tensor(resumed.get_parsed_content("losses")), torch.tensor(full[6:]), rtol=1e-5, atol=1e-7
+    )
