@@ -18,6 +18,7 @@ from tests.bundles.bundle_checks import (
     BUNDLES,
     check_layout_and_metadata,
     check_monai_bundle_load,
+    check_resume_mid_epoch,
     check_ships_no_data,
     check_state_dict,
     check_train_two_iterations,
@@ -73,6 +74,10 @@ def test_zip_download_and_inference_on_a_tiny_file(tmp_path):
 def test_train_two_iterations(tmp_path):
     """``train.json`` on a generated volume: two iterations, an atomic checkpoint and the final EMA weights."""
     check_train_two_iterations(BUNDLE, tmp_path, dataset_dir=str(phantom_volume(tmp_path)))
+
+
+def test_train_resumes_mid_epoch_like_an_uninterrupted_run(tmp_path):
+    check_resume_mid_epoch(BUNDLE, tmp_path, dataset_dir=str(phantom_volume(tmp_path)))
 
 
 def test_multi_gpu_train_config_runs_ddp_on_cpu(tmp_path):

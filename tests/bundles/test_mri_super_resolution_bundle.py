@@ -78,12 +78,12 @@ def test_simulated_blur_evaluation_reports_three_methods(tmp_path):
 
 
 def test_train_two_iterations(tmp_path):
-    check_train_two_iterations(BUNDLE, tmp_path, dataset_dir=str(phantom_volume(tmp_path)))
+    check_train_two_iterations(BUNDLE, tmp_path, dataset_dir=str(phantom_volume(tmp_path, slices=64)))
 
 
 def test_multi_gpu_train_config_runs_ddp_on_cpu(tmp_path):
     """``multi_gpu_train.json`` with torchrun (gloo on CPU): 2 processes reproduce the loss curve of 1 process."""
-    run_ddp_against_one_process(BUNDLE, tmp_path, port=29518, dataset_dir=str(phantom_volume(tmp_path)))
+    run_ddp_against_one_process(BUNDLE, tmp_path, port=29518, dataset_dir=str(phantom_volume(tmp_path, slices=64)))
 
 
 @pytest.mark.slow

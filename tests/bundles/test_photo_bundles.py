@@ -15,6 +15,7 @@ from tests.bundles.bundle_checks import (
     BUNDLES,
     check_layout_and_metadata,
     check_monai_bundle_load,
+    check_resume_mid_epoch,
     check_ships_no_data,
     check_state_dict,
     check_train_two_iterations,
@@ -74,6 +75,12 @@ def test_zip_download_and_inference_on_a_tiny_paired_folder(tmp_path, task):
 def test_train_two_iterations(tmp_path, task):
     data = _pairs(tmp_path / "data", size=(128, 128))
     check_train_two_iterations(_bundle(task), tmp_path, dataset_dir=str(data), holdout="[]", repeats=2)
+
+
+def test_train_resumes_mid_epoch_like_an_uninterrupted_run(tmp_path):
+    check_resume_mid_epoch(
+        _bundle("derain"), tmp_path, dataset_dir=str(_pairs(tmp_path / "data", size=(128, 128))), holdout=[], repeats=4
+    )
 
 
 def test_multi_gpu_train_config_runs_ddp_on_cpu(tmp_path):
