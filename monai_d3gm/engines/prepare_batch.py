@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from monai.engines.utils import DiffusionPrepareBatch
 
+from ..errors import D3GMInputError
 from ..networks.schedulers import D3GMScheduler
 
 __all__ = ["D3GMPrepareBatch"]
@@ -70,14 +71,14 @@ class D3GMPrepareBatch(DiffusionPrepareBatch):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor], tuple, dict[str, torch.Tensor]]:
         if not isinstance(batchdata, Mapping) or self.image_key not in batchdata or self.mu_key not in batchdata:
             found = list(batchdata) if isinstance(batchdata, Mapping) else type(batchdata).__name__
-            raise ValueError(
+            raise D3GMInputError(
                 f"D3GMPrepareBatch needs a dict batch with keys {self.image_key!r} (clean x0) and {self.mu_key!r} "
                 f"(degraded mu), got {found}."
             )
         x0 = torch.as_tensor(batchdata[self.image_key]).to(device, non_blocking=non_blocking, **kwargs)
         mu = torch.as_tensor(batchdata[self.mu_key]).to(device, non_blocking=non_blocking, **kwargs)
         if x0.shape != mu.shape:
-            raise ValueError(
+            raise D3GMInputError(
                 f"{self.image_key!r} {tuple(x0.shape)} and {self.mu_key!r} {tuple(mu.shape)} must have the same "
                 "shape; resample mu onto the grid of the clean image."
             )

@@ -11,6 +11,7 @@ import torch
 from monai.inferers import Inferer
 from monai.utils import optional_import
 
+from ..errors import D3GMInputError, NonFiniteSampleError
 from ..networks.schedulers import D3GMScheduler
 from ..networks.schedulers.noise import NoiseSource
 
@@ -19,10 +20,6 @@ tqdm, has_tqdm = optional_import("tqdm", name="tqdm")
 __all__ = ["D3GMInferer", "NonFiniteSampleError", "network_input"]
 
 DataConsistency = Callable[[torch.Tensor, int], torch.Tensor]
-
-
-class NonFiniteSampleError(FloatingPointError):
-    """The reverse process produced NaN or Inf; the message names the step, what produced it and what to check."""
 
 
 def _check_finite(
@@ -109,13 +106,15 @@ class D3GMInferer(Inferer):
                 generator = torch.Generator(device=inputs.device).manual_seed(self.seed)
             return self.sample(inputs, network, generator=generator, **kwargs)
         if len(given) != 3:
-            raise ValueError(
+            raise D3GMInputError(
                 f"training needs mu, noise and timesteps together (got only {given}); "
                 "to restore an image call inferer(degraded, network) without them."
             )
         self.scheduler._check_timesteps(timesteps, low=1)
         if timesteps.ndim != 1 or timesteps.shape[0] != inputs.shape[0]:
-            raise ValueError(f"timesteps must have shape (B,) = ({inputs.shape[0]},), got {tuple(timesteps.shape)}.")
+            raise D3GMInputError(
+                f"timesteps must have shape (B,) = ({inputs.shape[0]},), got {tuple(timesteps.shape)}."
+            )
         noisy = self.scheduler.add_noise(inputs, mu, noise, timesteps)
         return network(network_input(noisy, mu), timesteps, **kwargs)
 
@@ -157,9 +156,9 @@ class D3GMInferer(Inferer):
                 scheduler step or the data consistency produced it.
         """
         if mu.ndim < 3:
-            raise ValueError(f"mu must have shape (B, C, *spatial), got {tuple(mu.shape)}.")
+            raise D3GMInputError(f"mu must have shape (B, C, *spatial), got {tuple(mu.shape)}.")
         if not torch.isfinite(mu).all():
-            raise ValueError("mu (the degraded image) contains NaN or Inf values; clean or re-normalise the input.")
+            raise D3GMInputError("mu (the degraded image) contains NaN or Inf values; clean or re-normalise the input.")
         scheduler = self.scheduler
         steps = num_inference_steps or self.num_inference_steps or scheduler.num_train_timesteps
         sampler = sampler or self.sampler

@@ -10,6 +10,7 @@ import torch
 from monai.utils import StrEnum
 from torch.nn.modules.loss import _Loss
 
+from ..errors import D3GMInputError
 from ..networks.schedulers import D3GMScheduler
 
 __all__ = ["D3GMLoss", "D3GMLossType"]
@@ -38,7 +39,7 @@ class D3GMLoss(_Loss):
     def __init__(self, scheduler: D3GMScheduler, loss_type: str = D3GMLossType.MSE, reduction: str = "mean") -> None:
         super().__init__(reduction=reduction)
         if loss_type not in D3GMLossType.__members__.values():
-            raise ValueError(f"loss_type must be one of {list(D3GMLossType)}, got {loss_type!r}.")
+            raise D3GMInputError(f"loss_type must be one of {list(D3GMLossType)}, got {loss_type!r}.")
         self.scheduler = scheduler
         self.loss_type = D3GMLossType(loss_type)
 
@@ -51,11 +52,13 @@ class D3GMLoss(_Loss):
         """
         missing = [k for k in ("x0", "mu", "noise", "timesteps") if k not in target]
         if missing:
-            raise ValueError(f"target is missing {missing}; build it with monai_d3gm.engines.D3GMPrepareBatch.")
+            raise D3GMInputError(f"target is missing {missing}; build it with monai_d3gm.engines.D3GMPrepareBatch.")
         sched = self.scheduler
         x0, mu, noise, t = target["x0"], target["mu"], target["noise"], target["timesteps"]
         if input.shape != x0.shape:
-            raise ValueError(f"network output {tuple(input.shape)} and x0 {tuple(x0.shape)} must have the same shape.")
+            raise D3GMInputError(
+                f"network output {tuple(input.shape)} and x0 {tuple(x0.shape)} must have the same shape."
+            )
         if self.loss_type == D3GMLossType.MSE:
             loss = (input - sched.training_target(x0, mu, noise)) ** 2
         else:

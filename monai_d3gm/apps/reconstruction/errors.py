@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
+from ...errors import D3GMInputError
+
 __all__ = ["MRIInputError"]
 
 
-class MRIInputError(ValueError):
+class MRIInputError(D3GMInputError):
     """Raised early, before any output is written, when an MRI input cannot be used.
 
     The message names the file or argument, the problem, and the fix (e.g. "missing HDF5 dataset 'kspace' in

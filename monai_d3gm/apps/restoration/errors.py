@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+from ...errors import D3GMInputError
+
 __all__ = ["ImageInputError"]
 
 
-class ImageInputError(ValueError):
+class ImageInputError(D3GMInputError):
     """Raised early, before any output is written, when an image or a paired dataset cannot be used; the message names
     the file, the problem and the fix."""

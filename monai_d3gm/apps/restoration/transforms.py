@@ -15,6 +15,7 @@ import numpy as np
 from monai.config import KeysCollection
 from monai.transforms import MapTransform, RandomizableTransform, Transform
 
+from ...errors import D3GMInputError
 from .demo import add_haze, add_rain
 from .io import read_rgb
 
@@ -56,7 +57,7 @@ class RandSyntheticDegradation(RandomizableTransform):
 
     def __init__(self, kind: str = "rain", prob: float = 0.5) -> None:
         if kind not in ("rain", "haze"):
-            raise ValueError(f"kind must be 'rain' or 'haze', got {kind!r}.")
+            raise D3GMInputError(f"kind must be 'rain' or 'haze', got {kind!r}.")
         RandomizableTransform.__init__(self, prob)
         self.kind = kind
         self._params: dict[str, float] = {}

@@ -19,6 +19,7 @@ import torch
 from monai.networks.schedulers import NoiseSchedules, Scheduler
 from monai.utils import StrEnum
 
+from ...errors import D3GMInputError
 from .noise import NoiseSource, randn
 from .schedules import ThetaSchedules
 
@@ -53,7 +54,7 @@ def mean_reverting_tables(
     """
     thetas = ThetaSchedules[schedule](num_train_timesteps, **schedule_args).to(torch.float64)
     if thetas.shape != (num_train_timesteps + 1,) or not bool(torch.all(thetas[1:] > 0)):
-        raise ValueError(f"theta schedule {schedule!r} must return {num_train_timesteps + 1} positive rates.")
+        raise D3GMInputError(f"theta schedule {schedule!r} must return {num_train_timesteps + 1} positive rates.")
     sums = torch.cumsum(thetas, 0) - thetas[0]
     dt = -math.log(eps) / float(sums[-1])
     return thetas, sums * dt, dt
@@ -108,19 +109,19 @@ class D3GMScheduler(Scheduler):
         **schedule_args,
     ) -> None:
         if int(num_train_timesteps) < 1:
-            raise ValueError(f"num_train_timesteps must be >= 1, got {num_train_timesteps}.")
+            raise D3GMInputError(f"num_train_timesteps must be >= 1, got {num_train_timesteps}.")
         if not tau > 0:
-            raise ValueError(f"tau must be > 0 (tau = 1 is IR-SDE, D3GM uses tau > 1), got {tau}.")
+            raise D3GMInputError(f"tau must be > 0 (tau = 1 is IR-SDE, D3GM uses tau > 1), got {tau}.")
         if not lam > 0:
-            raise ValueError(f"lam (the stationary std for tau = 1) must be > 0, got {lam}.")
+            raise D3GMInputError(f"lam (the stationary std for tau = 1) must be > 0, got {lam}.")
         if not 0 < eps < 1:
-            raise ValueError(f"eps = exp(-theta_bar_T) must lie in (0, 1), got {eps}.")
+            raise D3GMInputError(f"eps = exp(-theta_bar_T) must lie in (0, 1), got {eps}.")
         if schedule not in ThetaSchedules.names:
-            raise ValueError(f"Unknown theta schedule {schedule!r}; choose one of {sorted(ThetaSchedules.names)}.")
+            raise D3GMInputError(f"Unknown theta schedule {schedule!r}; choose one of {sorted(ThetaSchedules.names)}.")
         if prediction_type not in D3GMPredictionType.__members__.values():
-            raise ValueError(f"prediction_type must be one of {list(D3GMPredictionType)}, got {prediction_type!r}.")
+            raise D3GMInputError(f"prediction_type must be one of {list(D3GMPredictionType)}, got {prediction_type!r}.")
         if clip_sample and not clip_sample_min < clip_sample_max:
-            raise ValueError(f"clip_sample_min ({clip_sample_min}) must be < clip_sample_max ({clip_sample_max}).")
+            raise D3GMInputError(f"clip_sample_min ({clip_sample_min}) must be < clip_sample_max ({clip_sample_max}).")
         super().__init__(num_train_timesteps, "mean_reverting", theta_schedule=schedule, eps=eps, **schedule_args)
         self.lam = float(lam)
         self.tau = float(tau)
@@ -166,7 +167,7 @@ class D3GMScheduler(Scheduler):
         t = _as_index(timesteps)
         t_min, t_max = (int(t), int(t)) if isinstance(t, int) else (int(t.min()), int(t.max()))
         if t_min < low or t_max > self.num_train_timesteps:
-            raise ValueError(
+            raise D3GMInputError(
                 f"timesteps must lie in [{low}, {self.num_train_timesteps}] (num_train_timesteps), "
                 f"got values in [{t_min}, {t_max}]."
             )
@@ -175,7 +176,7 @@ class D3GMScheduler(Scheduler):
     @staticmethod
     def _check_pair(x: torch.Tensor, mu: torch.Tensor, x_name: str = "sample") -> None:
         if x.shape != mu.shape:
-            raise ValueError(
+            raise D3GMInputError(
                 f"{x_name} and mu (the degraded image) must have the same shape, got {tuple(x.shape)} and "
                 f"{tuple(mu.shape)}; bring mu onto the grid of the clean image first."
             )
@@ -350,7 +351,7 @@ class D3GMScheduler(Scheduler):
             device: device of ``self.timesteps``.
         """
         if not 1 <= int(num_inference_steps) <= self.num_train_timesteps:
-            raise ValueError(
+            raise D3GMInputError(
                 f"num_inference_steps must lie in [1, {self.num_train_timesteps}] (num_train_timesteps), "
                 f"got {num_inference_steps}."
             )
@@ -366,14 +367,14 @@ class D3GMScheduler(Scheduler):
         try:
             return self._prev_timestep[int(timestep)]
         except KeyError:
-            raise ValueError(
+            raise D3GMInputError(
                 f"timestep {int(timestep)} is not in the current sub-sequence {self.timesteps.tolist()}; "
                 "call set_timesteps() first or pass prev_timestep."
             ) from None
 
     def _check_sampler(self, sampler: str) -> D3GMSampler:
         if sampler not in D3GMSampler.__members__.values():
-            raise ValueError(f"sampler must be one of {list(D3GMSampler)}, got {sampler!r}.")
+            raise D3GMInputError(f"sampler must be one of {list(D3GMSampler)}, got {sampler!r}.")
         return D3GMSampler(sampler)
 
     def step(  # type: ignore[override]
@@ -410,7 +411,7 @@ class D3GMScheduler(Scheduler):
             ``(x_j, x̂0)``.
         """
         if model_output.shape != sample.shape:
-            raise ValueError(
+            raise D3GMInputError(
                 f"model_output {tuple(model_output.shape)} must have the shape of sample {tuple(sample.shape)}: the "
                 "network must output as many channels as the image has."
             )
@@ -418,7 +419,7 @@ class D3GMScheduler(Scheduler):
         i = int(self._check_timesteps(timestep, low=1))
         j = self.previous_timestep(i) if prev_timestep is None else int(self._check_timesteps(prev_timestep))
         if j >= i:
-            raise ValueError(f"prev_timestep ({j}) must be smaller than timestep ({i}).")
+            raise D3GMInputError(f"prev_timestep ({j}) must be smaller than timestep ({i}).")
         sampler = self.sampler if sampler is None else self._check_sampler(sampler)
         x0 = self.predict_original_sample(model_output, i, sample, mu)
         if sampler == D3GMSampler.SDE:

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 import torch
 
+from ...errors import D3GMInputError
+
 __all__ = ["ItemNoise", "NoiseSource", "randn"]
 
 
@@ -28,7 +30,7 @@ class ItemNoise:
 
     def __init__(self, seeds: Sequence[int], device: str | torch.device = "cpu") -> None:
         if len(seeds) == 0:
-            raise ValueError("ItemNoise needs one seed per batch item, got none.")
+            raise D3GMInputError("ItemNoise needs one seed per batch item, got none.")
         self.seeds = [int(s) for s in seeds]
         self.device = torch.device(device)
         self.generators = [torch.Generator(device=self.device).manual_seed(s) for s in self.seeds]
@@ -40,7 +42,7 @@ class ItemNoise:
         """Standard normal noise of ``shape`` = (B, ...) with B = the number of items; row i from generator i."""
         shape = tuple(shape)
         if shape[0] != len(self.generators):
-            raise ValueError(
+            raise D3GMInputError(
                 f"ItemNoise holds {len(self.generators)} generators (one per item) but the batch has {shape[0]} items; "
                 "build it with one seed per item of the batch."
             )

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import torch
 from monai.transforms import Randomizable, Transform
 
+from ....errors import D3GMInputError
 from ..degrade import blur_downsample, crop_to_multiple, kspace_downsample, sinc_upsample
 
 __all__ = ["SimulateLowResolution", "DEGRADATIONS"]
@@ -32,12 +33,12 @@ class SimulateLowResolution(Randomizable, Transform):
 
     def __init__(self, scale: int = 4, degradation: str = "kspace", sigma: float | Sequence[float] = 1.5) -> None:
         if degradation not in DEGRADATIONS:
-            raise ValueError(f"degradation must be one of {DEGRADATIONS}, got {degradation!r}.")
+            raise D3GMInputError(f"degradation must be one of {DEGRADATIONS}, got {degradation!r}.")
         self.scale = int(scale)
         self.degradation = degradation
         self.sigma_range = (float(sigma), float(sigma)) if isinstance(sigma, (int, float)) else tuple(sigma)
         if len(self.sigma_range) != 2 or not 0 <= self.sigma_range[0] <= self.sigma_range[1]:
-            raise ValueError(f"sigma must be a number >= 0 or a (low, high) range, got {sigma!r}.")
+            raise D3GMInputError(f"sigma must be a number >= 0 or a (low, high) range, got {sigma!r}.")
         self._sigma = self.sigma_range[0]
 
     def randomize(self, data=None) -> None:
@@ -55,7 +56,7 @@ class SimulateLowResolution(Randomizable, Transform):
         if img.ndim == 3 and img.shape[0] == 1:
             img = img[0]
         if img.ndim != 2:
-            raise ValueError(f"expected one 2-D slice (H, W) or (1, H, W), got shape {tuple(img.shape)}.")
+            raise D3GMInputError(f"expected one 2-D slice (H, W) or (1, H, W), got shape {tuple(img.shape)}.")
         target = crop_to_multiple(img.float(), self.scale)
         if randomize:
             self.randomize()

@@ -10,6 +10,7 @@ import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform, Randomizable
 
+from ....errors import D3GMInputError
 from .array import SimulateLowResolution
 
 __all__ = ["SimulateLowResolutiond"]
@@ -38,7 +39,7 @@ class SimulateLowResolutiond(Randomizable, MapTransform):
     ) -> None:
         super().__init__(keys, allow_missing_keys)
         if len(self.keys) != 1:
-            raise ValueError(f"SimulateLowResolutiond takes one image key, got {self.keys}.")
+            raise D3GMInputError(f"SimulateLowResolutiond takes one image key, got {self.keys}.")
         self.simulate = SimulateLowResolution(scale, degradation, sigma)
         self.mu_key, self.target_key = mu_key, target_key
 

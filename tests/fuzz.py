@@ -1,0 +1,76 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""The contract every fuzz test checks: an input is accepted, or refused with a documented error that names it.
+
+:func:`check_contract` calls the code under test and classifies the outcome. Anything but a return or one of
+:data:`monai_d3gm.errors.DOCUMENTED_ERRORS` fails the test with the input's description. With ``D3GM_FUZZ_LOG`` set
+to a file path, each outcome is appended there as one JSON line ``{"kind", "outcome", "detail"}``;
+``benchmarks/fuzz_report.py`` tabulates them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+
+from monai_d3gm.errors import DOCUMENTED_ERRORS
+
+__all__ = ["check_contract", "record"]
+
+#: a refusal's message must say at least this much
+MIN_MESSAGE = 20
+
+
+def record(kind: str, outcome: str, detail: str = "") -> None:
+    """Append one outcome to the fuzz log (``D3GM_FUZZ_LOG``), when it is set."""
+    path = os.environ.get("D3GM_FUZZ_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"kind": kind, "outcome": outcome, "detail": detail[:200]}) + "\n")
+
+
+def check_contract(
+    kind: str,
+    call: Callable[[], Any],
+    mention: Sequence[str] = (),
+    expect_error: bool | None = None,
+    describe: str = "",
+) -> Any:
+    """Run ``call()`` and check the error contract.
+
+    Args:
+        kind: what is fuzzed, e.g. "fastMRI reader"; the row of the report.
+        call: the code under test, with the fuzzed input bound.
+        mention: when an error is raised, its message must contain at least one of these (e.g. the file name or the
+            argument's name), case-insensitively.
+        expect_error: True: the input is known bad and must be refused; False: known good and must be accepted;
+            None: either is fine.
+        describe: the input, for the failure message.
+
+    Returns:
+        ``call()``'s result, or None when it raised a documented error.
+    """
+    try:
+        result = call()
+    except DOCUMENTED_ERRORS as e:
+        message = str(e)
+        record(kind, type(e).__name__, message)
+        if expect_error is False:
+            pytest.fail(f"{kind}: a valid input ({describe}) was refused: {type(e).__name__}: {message}")
+        assert len(message) >= MIN_MESSAGE, f"{kind}: the message {message!r} is too short to name the problem"
+        if mention:
+            assert any(m.lower() in message.lower() for m in mention), (
+                f"{kind}: the message {message!r} names none of {list(mention)} ({describe})"
+            )
+        return None
+    except Exception as e:  # the contract: nothing else escapes
+        record(kind, "crash", f"{type(e).__name__}: {e}")
+        raise AssertionError(f"{kind}: undocumented {type(e).__name__} escaped for {describe}: {e}") from e
+    record(kind, "accepted")
+    if expect_error is True:
+        pytest.fail(f"{kind}: a bad input ({describe}) was accepted")
+    return result
