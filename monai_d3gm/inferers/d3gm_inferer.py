@@ -12,6 +12,7 @@ from monai.inferers import Inferer
 from monai.utils import optional_import
 
 from ..errors import D3GMInputError, NonFiniteSampleError
+from ..memory import MemoryGuard
 from ..networks.schedulers import D3GMScheduler
 from ..networks.schedulers.noise import NoiseSource
 
@@ -61,6 +62,9 @@ class D3GMInferer(Inferer):
         progress: show a tqdm progress bar while sampling.
         seed: when given, sampling through ``__call__`` draws its noise from a generator seeded with it, so the same
             input gives the same output.
+        memory_guard: before sampling, estimate the memory the batch needs (:class:`~monai_d3gm.memory.MemoryGuard`)
+            and raise :class:`~monai_d3gm.errors.InputTooLargeError` instead of starting what would not fit.
+        memory_budget: bytes the guard allows; None: what the input's device has available.
     """
 
     def __init__(
@@ -71,6 +75,8 @@ class D3GMInferer(Inferer):
         data_consistency: DataConsistency | None = None,
         progress: bool = True,
         seed: int | None = None,
+        memory_guard: bool = True,
+        memory_budget: int | None = None,
     ) -> None:
         super().__init__()
         self.scheduler = scheduler
@@ -79,6 +85,7 @@ class D3GMInferer(Inferer):
         self.data_consistency = data_consistency
         self.progress = progress
         self.seed = seed
+        self.memory_guard = MemoryGuard(budget=memory_budget) if memory_guard else None
 
     def __call__(  # type: ignore[override]
         self,
@@ -152,11 +159,15 @@ class D3GMInferer(Inferer):
             the restored image x_0, shaped like ``mu``.
 
         Raises:
+            D3GMInputError: ``mu`` is not (B, C, *spatial) or holds NaN/Inf.
+            InputTooLargeError: the batch would not fit in the device's memory (see ``memory_guard``).
             NonFiniteSampleError: the state became NaN/Inf; the message gives the step and whether the network, the
                 scheduler step or the data consistency produced it.
         """
         if mu.ndim < 3:
             raise D3GMInputError(f"mu must have shape (B, C, *spatial), got {tuple(mu.shape)}.")
+        if self.memory_guard is not None:  # before anything allocates image-sized tensors
+            self.memory_guard.check(network, mu.shape, mu.device)
         if not torch.isfinite(mu).all():
             raise D3GMInputError("mu (the degraded image) contains NaN or Inf values; clean or re-normalise the input.")
         scheduler = self.scheduler

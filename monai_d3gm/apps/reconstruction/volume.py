@@ -16,6 +16,7 @@ stochastic part no longer differs from slice to slice, which removes slice-to-sl
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,8 @@ class VolumeReconstruction:
 
     Args:
         reconstructor: a :class:`~monai_d3gm.apps.reconstruction.D3GMReconstructor`.
-        batch_size: slices per network batch (bounds the working memory).
+        batch_size: slices per network batch (bounds the working memory); lowered, with a warning, when the
+            inferer's memory guard finds that it does not fit.
         noise: "independent" (slice i draws from seed + i) or "shared" (every slice draws from seed).
         progress: one tqdm bar over the volume's slices.
     """
@@ -84,23 +86,44 @@ class VolumeReconstruction:
         middle_index = indices[len(indices) // 2]
         middle = None
         bar = tqdm(total=len(indices), desc=f"D3GM volume {volume.path.name}", unit="slice", disable=not self.progress)
+        batch, position, pending = self.batch_size, 0, []  # pending: slices prepared but left for the next batch
         try:
-            for start in range(0, len(indices), self.batch_size):
-                chunk = indices[start : start + self.batch_size]
-                prepared = [self.reconstructor.prepare(volume[i]) for i in chunk]
+            while position < len(indices):
+                chunk = indices[position : position + max(batch, len(pending))]
+                prepared = pending + [self.reconstructor.prepare(volume[i]) for i in chunk[len(pending) :]]
+                fit = self._fitting_batch(prepared)
+                if fit < batch:
+                    warnings.warn(
+                        f"batch_size {batch} does not fit in memory for slices of shape "
+                        f"{tuple(prepared[0]['mu'].shape)}; using batches of {fit} (the result does not depend on "
+                        "the batch size).",
+                        stacklevel=2,
+                    )
+                    batch = fit
+                prepared, pending, chunk = prepared[:fit], prepared[fit:], chunk[:fit]
                 results = self.reconstructor.reconstruct_batch(
                     prepared, seeds=[self.seed_of(i) for i in chunk], verbose=False
                 )
                 for offset, (i, result) in enumerate(zip(chunk, results)):
-                    self._store(arrays, start + offset, len(indices), result)
+                    self._store(arrays, position + offset, len(indices), result)
                     per_slice.append(result["metrics"])
                     if i == middle_index:
                         middle = result
                 del prepared, results
+                position += len(chunk)
                 bar.update(len(chunk))
         finally:
             bar.close()
         return {**arrays, "slices": indices, "metrics": per_slice, "middle": middle}
+
+    def _fitting_batch(self, prepared: list[dict[str, Any]]) -> int:
+        """How many of the ``prepared`` slices one batch can sample within the inferer's memory guard."""
+        guard = self.reconstructor.inferer.memory_guard
+        if guard is None:
+            return len(prepared)
+        item_shape = (2, *prepared[0]["mu"].shape[-2:])  # (real, imaginary) channels
+        network, device = self.reconstructor.network, self.reconstructor.device
+        return guard.max_batch(network, item_shape, len(prepared), device)
 
     @staticmethod
     def _store(arrays: dict[str, np.ndarray], position: int, total: int, result: dict[str, Any]) -> None:

@@ -19,7 +19,9 @@ from monai_d3gm.apps.reconstruction.io import MRIVolume, read_dicom_series, writ
 from monai_d3gm.apps.reconstruction.masks import CartesianMask
 from monai_d3gm.apps.reconstruction.reconstruct import D3GMReconstructor
 from monai_d3gm.apps.reconstruction.volume import VolumeReconstruction, volume_slice_range
+from monai_d3gm.errors import InputTooLargeError
 from monai_d3gm.inferers import D3GMInferer
+from monai_d3gm.memory import MemoryGuard
 from monai_d3gm.networks.nets import ScoreUNet
 from monai_d3gm.networks.schedulers import D3GMScheduler
 from tests.apps.reconstruction.io.test_dicom import make_dicom_series
@@ -143,3 +145,28 @@ def test_shared_noise_gives_identical_slices_the_same_sample(tmp_path):
         VolumeReconstruction(_reconstructor(), noise="correlated")
     with pytest.raises(MRIInputError, match="batch_size"):
         VolumeReconstruction(_reconstructor(), batch_size=0)
+
+
+def test_batch_too_large_for_memory_is_shrunk_with_the_same_result(tmp_path):
+    path, _, _ = _oblique_nifti(tmp_path, slices=7)
+    volume = MRIVolume(path)
+    reference = VolumeReconstruction(_reconstructor(), batch_size=1, progress=False)(volume)
+    recon = _reconstructor()
+    per_slice = recon.inferer.memory_guard.estimate(recon.network, (1, 2, 24, 20))
+    recon.inferer.memory_guard = MemoryGuard(budget=int(2.5 * per_slice))  # room for two slices, not eight
+    batches = []
+    original_batch = recon.reconstruct_batch
+
+    def spy(batch, seeds, verbose=None):
+        batches.append(len(batch))
+        return original_batch(batch, seeds, verbose)
+
+    recon.reconstruct_batch = spy
+    with pytest.warns(UserWarning, match="batch_size 8 does not fit.*batches of 2"):
+        shrunk = VolumeReconstruction(recon, batch_size=8, progress=False)(volume)
+    assert batches == [2, 2, 2, 1]
+    np.testing.assert_allclose(shrunk["magnitude"], reference["magnitude"], atol=1e-4 * reference["magnitude"].max())
+    assert shrunk["slices"] == reference["slices"]
+    recon.inferer.memory_guard = MemoryGuard(budget=int(0.5 * per_slice))
+    with pytest.raises(InputTooLargeError, match=r"\(1, 2, 24, 20\)"):
+        VolumeReconstruction(recon, batch_size=8, progress=False)(volume)
