@@ -41,6 +41,30 @@ def _check_finite(
     )
 
 
+def _check_restoration_input(mu: torch.Tensor, network: Callable[..., torch.Tensor]) -> None:
+    """Refuse a degraded image the network cannot take: shape, emptiness, dtype, and the network's weights' dtype and
+    device (when it has weights)."""
+    if not isinstance(mu, torch.Tensor):
+        raise D3GMInputError(f"mu must be a torch.Tensor of shape (B, C, *spatial), got {type(mu).__name__}.")
+    if mu.ndim < 3:
+        raise D3GMInputError(f"mu must have shape (B, C, *spatial), got {tuple(mu.shape)}.")
+    if mu.numel() == 0:
+        raise D3GMInputError(f"mu is empty (shape {tuple(mu.shape)}); every dimension needs at least one element.")
+    if not mu.is_floating_point():
+        hint = (
+            "split complex images into (real, imaginary) channels (ComplexToChannels)"
+            if mu.is_complex()
+            else ("convert it with mu.float() and scale it as the training data was")
+        )
+        raise D3GMInputError(f"mu must be a real floating-point tensor, got {mu.dtype}; {hint}.")
+    weight = next(network.parameters(), None) if isinstance(network, torch.nn.Module) else None
+    if weight is not None and (weight.dtype != mu.dtype or weight.device != mu.device):
+        raise D3GMInputError(
+            f"mu is {mu.dtype} on {mu.device} but the network's weights are {weight.dtype} on {weight.device}; "
+            f"move it with mu.to(device={str(weight.device)!r}, dtype={weight.dtype})."
+        )
+
+
 def network_input(sample: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
     """The score network's input, cat([x_t − μ, μ]) along the channel dimension."""
     return torch.cat([sample - mu, mu], dim=1)
@@ -117,6 +141,14 @@ class D3GMInferer(Inferer):
                 f"training needs mu, noise and timesteps together (got only {given}); "
                 "to restore an image call inferer(degraded, network) without them."
             )
+        for name, value in (("inputs", inputs), ("mu", mu), ("noise", noise), ("timesteps", timesteps)):
+            if not isinstance(value, torch.Tensor):
+                raise D3GMInputError(f"{name} must be a torch.Tensor, got {type(value).__name__}.")
+        if inputs.ndim < 3 or not inputs.is_floating_point():
+            raise D3GMInputError(
+                f"inputs (x0) must be a real floating-point tensor of shape (B, C, *spatial), got {inputs.dtype} "
+                f"{tuple(inputs.shape)}."
+            )
         self.scheduler._check_timesteps(timesteps, low=1)
         if timesteps.ndim != 1 or timesteps.shape[0] != inputs.shape[0]:
             raise D3GMInputError(
@@ -164,20 +196,26 @@ class D3GMInferer(Inferer):
             NonFiniteSampleError: the state became NaN/Inf; the message gives the step and whether the network, the
                 scheduler step or the data consistency produced it.
         """
-        if mu.ndim < 3:
-            raise D3GMInputError(f"mu must have shape (B, C, *spatial), got {tuple(mu.shape)}.")
+        _check_restoration_input(mu, network)
         if self.memory_guard is not None:  # before anything allocates image-sized tensors
             self.memory_guard.check(network, mu.shape, mu.device)
         if not torch.isfinite(mu).all():
             raise D3GMInputError("mu (the degraded image) contains NaN or Inf values; clean or re-normalise the input.")
         scheduler = self.scheduler
-        steps = num_inference_steps or self.num_inference_steps or scheduler.num_train_timesteps
+        steps = num_inference_steps  # 0 or a negative count is refused by set_timesteps, not replaced by a default
+        if steps is None:
+            steps = self.num_inference_steps or scheduler.num_train_timesteps
         sampler = sampler or self.sampler
         dc = data_consistency if data_consistency is not None else self.data_consistency
         scheduler.set_timesteps(steps)
         pairs = list(zip(scheduler.timesteps.tolist(), [*scheduler.timesteps.tolist()[1:], 0]))
 
-        sample = scheduler.prior_sample(mu, generator) if start is None else start
+        if start is not None and (not isinstance(start, torch.Tensor) or start.shape != mu.shape):
+            got = tuple(start.shape) if isinstance(start, torch.Tensor) else type(start).__name__
+            raise D3GMInputError(
+                f"start (the initial x_T) must be a tensor shaped like mu {tuple(mu.shape)}, got {got}."
+            )
+        sample = scheduler.prior_sample(mu, generator) if start is None else start.to(mu)
         t_batch = torch.empty(mu.shape[0], dtype=torch.long, device=mu.device)
         show = self.progress if verbose is None else verbose
         iterator = tqdm(pairs, desc="D3GM sampling", leave=False) if show and has_tqdm else pairs

@@ -20,6 +20,8 @@ from monai.networks.utils import pixelshuffle
 
 from monai_d3gm.networks.nets.score_unet import check_score_input, crop_spatial, pad_to_multiple
 
+from ...errors import D3GMInputError
+
 __all__ = ["ScoreNAFNet", "NAFBlock", "ChannelLayerNorm", "SimpleGate", "PixelShuffleUpsample"]
 
 
@@ -226,20 +228,20 @@ class ScoreNAFNet(nn.Module):
     ) -> None:
         super().__init__()
         if spatial_dims not in (2, 3):
-            raise ValueError(f"ScoreNAFNet supports spatial_dims 2 or 3, got {spatial_dims}.")
+            raise D3GMInputError(f"ScoreNAFNet supports spatial_dims 2 or 3, got {spatial_dims}.")
         if image_channels < 1:
-            raise ValueError(f"image_channels must be a positive integer, got {image_channels}.")
+            raise D3GMInputError(f"image_channels must be a positive integer, got {image_channels}.")
         if width < 1:
-            raise ValueError(f"width must be a positive integer, got {width}.")
+            raise D3GMInputError(f"width must be a positive integer, got {width}.")
         if len(enc_blk_nums) != len(dec_blk_nums):
-            raise ValueError(
+            raise D3GMInputError(
                 f"enc_blk_nums and dec_blk_nums must have the same length, got {len(enc_blk_nums)} and "
                 f"{len(dec_blk_nums)}."
             )
         if se_reduction < 1:
-            raise ValueError(f"se_reduction must be a positive integer, got {se_reduction}.")
+            raise D3GMInputError(f"se_reduction must be a positive integer, got {se_reduction}.")
         if padding_mode not in ("reflect", "replicate", "constant"):
-            raise ValueError(f"padding_mode must be 'reflect', 'replicate' or 'constant', got {padding_mode!r}.")
+            raise D3GMInputError(f"padding_mode must be 'reflect', 'replicate' or 'constant', got {padding_mode!r}.")
 
         self.spatial_dims = spatial_dims
         self.image_channels = image_channels
@@ -291,7 +293,7 @@ class ScoreNAFNet(nn.Module):
             tensor of shape (B, image_channels, *spatial).
         """
         if kwargs.get("context") is not None:
-            raise ValueError("ScoreNAFNet has no cross-attention conditioning: use mode='concat', not 'crossattn'.")
+            raise D3GMInputError("ScoreNAFNet has no cross-attention conditioning: use mode='concat', not 'crossattn'.")
         timesteps = check_score_input(x, timesteps, self.image_channels, self.spatial_dims, type(self).__name__)
         temb = self.time_mlp(get_timestep_embedding(timesteps, self.width).to(dtype=x.dtype))
 

@@ -12,6 +12,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from monai.networks.nets.diffusion_model_unet import DiffusionModelUNet, DiffusionUNetResnetBlock
 
+from ...errors import D3GMInputError
+
 __all__ = ["ScoreUNet", "ResnetMidBlock", "pad_to_multiple", "crop_spatial", "check_score_input"]
 
 
@@ -32,17 +34,17 @@ def check_score_input(
         the timesteps as a 1-D tensor of shape (B,) on ``x.device``.
 
     Raises:
-        ValueError: when ``x`` has the wrong number of dimensions or channels, or the timesteps have the wrong shape.
+        D3GMInputError: when ``x`` has the wrong number of dimensions or channels, or the timesteps the wrong shape.
     """
     if x.ndim != spatial_dims + 2:
         dims = ", ".join(["*"] * spatial_dims)
-        raise ValueError(
+        raise D3GMInputError(
             f"{name} with spatial_dims={spatial_dims} expects an input of shape (B, C, {dims}) ({spatial_dims + 2} "
             f"dimensions), got {x.ndim} dimensions (shape {tuple(x.shape)})."
         )
     expected = 2 * image_channels
     if x.shape[1] != expected:
-        raise ValueError(
+        raise D3GMInputError(
             f"{name} expects {expected} input channels (2 * image_channels, image_channels={image_channels}): the "
             f"input must be torch.cat([x_t - mu, mu], dim=1), got {x.shape[1]} channels (shape {tuple(x.shape)})."
         )
@@ -51,7 +53,7 @@ def check_score_input(
         t = t.reshape(1)
     batch = x.shape[0]
     if t.ndim != 1 or t.shape[0] not in (1, batch):
-        raise ValueError(f"{name} expects timesteps of shape (B,)=({batch},) or (1,), got shape {tuple(t.shape)}.")
+        raise D3GMInputError(f"{name} expects timesteps of shape (B,)=({batch},) or (1,), got shape {tuple(t.shape)}.")
     return t.expand(batch)
 
 
@@ -194,12 +196,12 @@ class ScoreUNet(DiffusionModelUNet):
         **kwargs,
     ) -> None:
         if image_channels < 1:
-            raise ValueError(f"image_channels must be a positive integer, got {image_channels}.")
+            raise D3GMInputError(f"image_channels must be a positive integer, got {image_channels}.")
         if padding_mode not in ("reflect", "replicate", "constant"):
-            raise ValueError(f"padding_mode must be 'reflect', 'replicate' or 'constant', got {padding_mode!r}.")
+            raise D3GMInputError(f"padding_mode must be 'reflect', 'replicate' or 'constant', got {padding_mode!r}.")
         for key in ("in_channels", "out_channels"):
             if key in kwargs:
-                raise ValueError(f"ScoreUNet sets {key} from image_channels, do not pass {key}.")
+                raise D3GMInputError(f"ScoreUNet sets {key} from image_channels, do not pass {key}.")
         unet_args = dict(
             spatial_dims=spatial_dims,
             in_channels=2 * image_channels,

@@ -14,6 +14,7 @@ DDPM with ᾱ_i = e^{−2 θ̄_i}; this is what MONAI's ``betas`` / ``alphas`` /
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from monai.networks.schedulers import NoiseSchedules, Scheduler
@@ -52,9 +53,15 @@ def mean_reverting_tables(
     Returns:
         ``(thetas, thetas_bar, dt)``; both tensors have shape (T + 1,).
     """
-    thetas = ThetaSchedules[schedule](num_train_timesteps, **schedule_args).to(torch.float64)
-    if thetas.shape != (num_train_timesteps + 1,) or not bool(torch.all(thetas[1:] > 0)):
-        raise D3GMInputError(f"theta schedule {schedule!r} must return {num_train_timesteps + 1} positive rates.")
+    try:
+        thetas = ThetaSchedules[schedule](num_train_timesteps, **schedule_args).to(torch.float64)
+    except TypeError as e:
+        raise D3GMInputError(f"theta schedule {schedule!r} does not take the arguments {schedule_args}: {e}.") from e
+    if thetas.shape != (num_train_timesteps + 1,) or not bool(torch.all(thetas[1:] > 0) & torch.isfinite(thetas).all()):
+        raise D3GMInputError(
+            f"theta schedule {schedule!r} must return {num_train_timesteps + 1} finite positive rates; check its "
+            f"arguments {schedule_args}."
+        )
     sums = torch.cumsum(thetas, 0) - thetas[0]
     dt = -math.log(eps) / float(sums[-1])
     return thetas, sums * dt, dt
@@ -108,8 +115,13 @@ class D3GMScheduler(Scheduler):
         clip_sample_max: float = 1.0,
         **schedule_args,
     ) -> None:
-        if int(num_train_timesteps) < 1:
+        if isinstance(num_train_timesteps, bool) or not isinstance(num_train_timesteps, numbers.Integral):
+            raise D3GMInputError(f"num_train_timesteps must be an integer, got {num_train_timesteps!r}.")
+        if num_train_timesteps < 1:
             raise D3GMInputError(f"num_train_timesteps must be >= 1, got {num_train_timesteps}.")
+        for name, value in (("tau", tau), ("lam", lam), ("eps", eps)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise D3GMInputError(f"{name} must be a finite number, got {value!r}.")
         if not tau > 0:
             raise D3GMInputError(f"tau must be > 0 (tau = 1 is IR-SDE, D3GM uses tau > 1), got {tau}.")
         if not lam > 0:
@@ -164,6 +176,13 @@ class D3GMScheduler(Scheduler):
         return self.tau * self.lam
 
     def _check_timesteps(self, timesteps: int | torch.Tensor, low: int = 0) -> int | torch.Tensor:
+        if isinstance(timesteps, torch.Tensor):
+            if timesteps.is_floating_point() or timesteps.is_complex() or timesteps.dtype == torch.bool:
+                raise D3GMInputError(f"timesteps must be integers, got a {timesteps.dtype} tensor; use .long().")
+            if timesteps.numel() == 0:
+                raise D3GMInputError("timesteps is empty; give one integer step per batch item.")
+        elif isinstance(timesteps, bool) or not isinstance(timesteps, numbers.Integral):
+            raise D3GMInputError(f"timesteps must be an integer or an integer tensor, got {timesteps!r}.")
         t = _as_index(timesteps)
         t_min, t_max = (int(t), int(t)) if isinstance(t, int) else (int(t.min()), int(t.max()))
         if t_min < low or t_max > self.num_train_timesteps:
@@ -350,6 +369,8 @@ class D3GMScheduler(Scheduler):
             num_inference_steps: number of network evaluations, 1..T.
             device: device of ``self.timesteps``.
         """
+        if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, numbers.Integral):
+            raise D3GMInputError(f"num_inference_steps must be an integer, got {num_inference_steps!r}.")
         if not 1 <= int(num_inference_steps) <= self.num_train_timesteps:
             raise D3GMInputError(
                 f"num_inference_steps must lie in [1, {self.num_train_timesteps}] (num_train_timesteps), "
@@ -416,6 +437,8 @@ class D3GMScheduler(Scheduler):
                 "network must output as many channels as the image has."
             )
         self._check_pair(sample, mu)
+        if isinstance(timestep, torch.Tensor) and timestep.numel() != 1:
+            raise D3GMInputError(f"step takes one timestep for the whole batch, got shape {tuple(timestep.shape)}.")
         i = int(self._check_timesteps(timestep, low=1))
         j = self.previous_timestep(i) if prev_timestep is None else int(self._check_timesteps(prev_timestep))
         if j >= i:

@@ -1,0 +1,195 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""Property-based fuzzing of the inferer's and the scheduler's input checks: random shapes, dtypes, NaN/Inf,
+step counts, samplers and timesteps give a result or a documented error that names the problem."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from monai_d3gm.errors import D3GMInputError
+from monai_d3gm.inferers import D3GMInferer
+from monai_d3gm.networks.nets import ScoreUNet
+from monai_d3gm.networks.schedulers import D3GMScheduler
+from tests.fuzz import check_contract
+
+T = 10
+DTYPES = [torch.float32, torch.float64, torch.float16, torch.int64, torch.uint8, torch.bool, torch.complex64]
+SAMPLERS = ["sde", "ode", "posterior", "ddim", "", "SDE"]
+
+torch.manual_seed(0)
+NET = ScoreUNet(image_channels=2, channels=(8, 8), attention_levels=(False, False), norm_num_groups=4).eval()
+
+
+@st.composite
+def tensors(draw, max_ndim: int = 5, max_side: int = 9) -> tuple[torch.Tensor, str]:
+    """A tensor of random rank, sides (zero included), dtype and values, with NaN/Inf sometimes; and its description."""
+    shape = tuple(draw(st.lists(st.integers(0, max_side), min_size=0, max_size=max_ndim)))
+    dtype = draw(st.sampled_from(DTYPES))
+    values = draw(st.sampled_from(["unit", "huge", "tiny", "nan", "inf", "zeros"]))
+    g = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
+    x = torch.rand(shape, generator=g, dtype=torch.float64)
+    x = {"huge": x * 1e30, "tiny": x * 1e-30, "zeros": x * 0}.get(values, x)
+    if values in ("nan", "inf") and x.numel():
+        x.view(-1)[draw(st.integers(0, x.numel() - 1))] = math.nan if values == "nan" else math.inf
+    return x.to(dtype) if dtype is not torch.bool else x > 0.5, f"shape {shape} {dtype} {values}"
+
+
+@st.composite
+def valid_images(draw) -> torch.Tensor:
+    h, w = draw(st.integers(1, 20)), draw(st.integers(1, 20))
+    return torch.rand((draw(st.integers(1, 2)), 2, h, w), generator=torch.Generator().manual_seed(draw(st.integers())))
+
+
+@given(
+    mu=tensors(),
+    steps=st.one_of(st.none(), st.integers(-2, T + 2), st.sampled_from([2.5, "3", True])),
+    sampler=st.one_of(st.none(), st.sampled_from(SAMPLERS)),
+)
+def test_sample_takes_any_mu_or_names_the_problem(mu, steps, sampler):
+    x, describe = mu
+    inferer = D3GMInferer(D3GMScheduler(T, prediction_type="residual"), progress=False, seed=0)
+    out = check_contract(
+        "D3GMInferer.sample",
+        lambda: inferer.sample(x, NET, num_inference_steps=steps, sampler=sampler),
+        mention=("mu", "num_inference_steps", "sampler", "network", "NaN"),
+        describe=f"mu {describe}, steps {steps!r}, sampler {sampler!r}",
+    )
+    if out is not None:
+        assert out.shape == x.shape and out.dtype == x.dtype and torch.isfinite(out).all()
+
+
+@given(mu=valid_images(), start=st.one_of(st.none(), tensors(max_ndim=4)))
+def test_sample_checks_the_start(mu, start):
+    inferer = D3GMInferer(D3GMScheduler(T, prediction_type="residual"), progress=False, seed=0)
+    given_start = None if start is None else start[0]
+    fits = given_start is None or given_start.shape == mu.shape
+    check_contract(
+        "D3GMInferer.sample",
+        lambda: inferer.sample(mu, NET, num_inference_steps=2, start=given_start),
+        mention=("start",),
+        expect_error=None if fits else True,
+        describe=f"mu {tuple(mu.shape)}, start {None if start is None else start[1]}",
+    )
+
+
+@given(
+    inputs=tensors(max_ndim=4),
+    noise_shape=st.sampled_from(["same", "other"]),
+    timesteps=st.one_of(
+        st.lists(st.integers(-3, T + 3), min_size=0, max_size=3).map(torch.tensor),
+        st.integers(-3, T + 3).map(torch.tensor),
+        st.lists(st.one_of(st.floats(-1, T + 1), st.just(math.nan)), min_size=1, max_size=3).map(torch.tensor),
+    ),
+    drop=st.sampled_from([None, "mu", "noise", "timesteps"]),
+)
+def test_training_call_checks_its_arguments(inputs, noise_shape, timesteps, drop):
+    x, describe = inputs
+    x = x.float() if not x.is_complex() else x
+    sched = D3GMScheduler(T, prediction_type="residual")
+    inferer = D3GMInferer(sched, progress=False)
+    noise = torch.zeros_like(x) if noise_shape == "same" else torch.zeros((*x.shape, 2))
+    args = {"mu": x, "noise": noise, "timesteps": timesteps}
+    if drop is not None:
+        args[drop] = None
+    if drop == "mu":  # no mu: restoration of x, whatever the other arguments (a documented call)
+        args = {"mu": None, "noise": None, "timesteps": None}
+    check_contract(
+        "D3GMInferer training call",
+        lambda: inferer(x, NET, **args),
+        mention=("mu", "noise", "timesteps", "shape", "network", "NaN", "dtype"),
+        describe=f"x {describe}, noise {noise_shape}, timesteps {timesteps.tolist()}, without {drop}",
+    )
+
+
+finite_or_not = st.one_of(
+    st.floats(-5, 5, allow_nan=False), st.sampled_from([math.nan, math.inf, -math.inf, 0.0, 1e-300, 1e300])
+)
+
+
+@given(
+    num_train_timesteps=st.one_of(st.integers(-2, 300), st.sampled_from([2.5, "10", True])),
+    lam=finite_or_not,
+    tau=finite_or_not,
+    eps=finite_or_not,
+    schedule=st.sampled_from(["cosine", "linear", "constant", "quadratic"]),
+    schedule_args=st.sampled_from(
+        [{}, {"theta": math.nan}, {"theta_end": math.inf}, {"theta_start": -1.0}, {"s": 0.5}, {"bogus": 1}]
+    ),
+    prediction_type=st.sampled_from(["epsilon", "sample", "residual", "v"]),
+    clip=st.tuples(finite_or_not, finite_or_not),
+)
+def test_scheduler_construction_checks_its_parameters(
+    num_train_timesteps, lam, tau, eps, schedule, schedule_args, prediction_type, clip
+):
+    sched = check_contract(
+        "D3GMScheduler",
+        lambda: D3GMScheduler(
+            num_train_timesteps,
+            lam=lam,
+            tau=tau,
+            eps=eps,
+            schedule=schedule,
+            prediction_type=prediction_type,
+            clip_sample_min=clip[0],
+            clip_sample_max=clip[1],
+            **schedule_args,
+        ),
+        mention=("num_train_timesteps", "lam", "tau", "eps", "schedule", "prediction_type", "clip_sample"),
+        describe=f"T={num_train_timesteps!r} lam={lam} tau={tau} eps={eps} {schedule} {schedule_args} "
+        f"{prediction_type} clip={clip}",
+    )
+    if sched is not None:  # every table the sampler reads is finite and in float64
+        for table in (sched.thetas, sched.thetas_bar, sched.variances, sched.marginal_stds, sched.decays):
+            assert table.dtype == torch.float64 and torch.isfinite(table).all()
+        assert math.isfinite(sched.dt) and sched.dt > 0
+
+
+@given(
+    shapes=st.tuples(*[st.sampled_from([(1, 1, 4, 4), (2, 1, 4, 4), (1, 1, 4, 5), (1, 2, 4, 4)])] * 3),
+    timestep=st.one_of(st.integers(-2, T + 2), st.sampled_from([torch.tensor(3), torch.tensor([3, 4]), 2.5])),
+    prev=st.one_of(st.none(), st.integers(-2, T + 2)),
+    sampler=st.one_of(st.none(), st.sampled_from(SAMPLERS)),
+)
+def test_scheduler_step_checks_its_arguments(shapes, timestep, prev, sampler):
+    sched = D3GMScheduler(T, prediction_type="residual")
+    sched.set_timesteps(5)
+    output, sample, mu = (torch.rand(s) for s in shapes)
+    result = check_contract(
+        "D3GMScheduler.step",
+        lambda: sched.step(output, timestep, sample, mu, prev_timestep=prev, sampler=sampler),
+        mention=("model_output", "sample", "mu", "timestep", "sampler"),
+        describe=f"shapes {shapes}, t {timestep!r}, prev {prev!r}, sampler {sampler!r}",
+    )
+    if result is not None:
+        assert result[0].shape == sample.shape and torch.isfinite(result[0]).all()
+
+
+def test_regressions_found_by_fuzzing():
+    """Inputs that once escaped as undocumented errors or were silently accepted."""
+    inferer = D3GMInferer(D3GMScheduler(T, prediction_type="residual"), progress=False, seed=0)
+    mu = torch.rand(1, 2, 8, 8)
+    with pytest.raises(D3GMInputError, match="num_inference_steps must lie in"):  # 0 was replaced by the default
+        inferer.sample(mu, NET, num_inference_steps=0)
+    with pytest.raises(D3GMInputError, match="start"):  # torch.cat's RuntimeError
+        inferer.sample(mu, NET, num_inference_steps=2, start=torch.zeros(1, 2, 4, 4))
+    with pytest.raises(D3GMInputError, match="complex"):  # conv2d's RuntimeError
+        inferer.sample(mu.to(torch.complex64), NET, num_inference_steps=2)
+    with pytest.raises(D3GMInputError, match="float64.*weights are torch.float32"):  # conv2d's dtype RuntimeError
+        inferer.sample(mu.double(), NET, num_inference_steps=2)
+    with pytest.raises(D3GMInputError, match="empty"):
+        inferer.sample(torch.zeros(1, 2, 0, 8), NET, num_inference_steps=2)
+    with pytest.raises(D3GMInputError, match="tau must be a finite number"):  # inf tables, NaN samples
+        D3GMScheduler(T, tau=math.inf)
+    with pytest.raises(D3GMInputError, match="finite positive rates"):  # inf theta: NaN theta_bar
+        D3GMScheduler(T, schedule="linear", theta_end=math.inf)
+    with pytest.raises(D3GMInputError, match="does not take the arguments"):  # TypeError
+        D3GMScheduler(T, bogus=1)
+    with pytest.raises(D3GMInputError, match="must be an integer"):  # int("ten"), or 2.5 silently truncated
+        D3GMScheduler(np.float64(2.5))
