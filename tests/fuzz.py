@@ -74,3 +74,32 @@ def check_contract(
     if expect_error is True:
         pytest.fail(f"{kind}: a bad input ({describe}) was accepted")
     return result
+
+
+#: dtypes a fuzzed array may have
+FUZZ_DTYPES = ("float32", "float64", "float16", "int16", "uint8", "bool", "complex64", "complex128")
+
+
+def arrays(max_ndim: int = 5, max_side: int = 9, dtypes: Sequence[str] = FUZZ_DTYPES, min_ndim: int = 0):
+    """Hypothesis strategy: ``(numpy array, description)`` of random rank (``min_ndim``..``max_ndim``), sides (zero
+    included), dtype and values (unit, huge, tiny, zeros, with a NaN or an Inf)."""
+    import numpy as np
+    from hypothesis import strategies as st
+
+    @st.composite
+    def build(draw):
+        shape = tuple(draw(st.lists(st.integers(0, max_side), min_size=min_ndim, max_size=max_ndim)))
+        dtype = np.dtype(draw(st.sampled_from(list(dtypes))))
+        values = draw(st.sampled_from(["unit", "huge", "tiny", "zeros", "nan", "inf"]))
+        rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+        x = rng.random(shape)
+        if dtype.kind == "c":
+            x = x + 1j * rng.random(shape)
+        x = x * {"huge": 1e30, "tiny": 1e-30, "zeros": 0.0}.get(values, 1.0)
+        if values in ("nan", "inf") and x.size:
+            x.flat[draw(st.integers(0, x.size - 1))] = np.nan if values == "nan" else np.inf
+        with np.errstate(all="ignore"):
+            out = x > 0.5 if dtype == np.bool_ else x.astype(dtype) if dtype.kind in "fc" else (x * 100).astype(dtype)
+        return out, f"shape {shape} {dtype} {values}"
+
+    return build()

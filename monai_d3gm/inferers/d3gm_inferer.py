@@ -57,6 +57,12 @@ def _check_restoration_input(mu: torch.Tensor, network: Callable[..., torch.Tens
             else ("convert it with mu.float() and scale it as the training data was")
         )
         raise D3GMInputError(f"mu must be a real floating-point tensor, got {mu.dtype}; {hint}.")
+    dims, channels = getattr(network, "spatial_dims", None), getattr(network, "image_channels", None)
+    if isinstance(dims, int) and isinstance(channels, int) and (mu.ndim != dims + 2 or mu.shape[1] != channels):
+        raise D3GMInputError(
+            f"mu has shape {tuple(mu.shape)} but the {type(network).__name__} takes (B, {channels}, "
+            f"{', '.join(['*'] * dims)}): {channels} image channel(s) and {dims} spatial dimensions."
+        )
     weight = next(network.parameters(), None) if isinstance(network, torch.nn.Module) else None
     if weight is not None and (weight.dtype != mu.dtype or weight.device != mu.device):
         raise D3GMInputError(

@@ -17,13 +17,16 @@ from .data_consistency import HardDataConsistency, SenseDataConsistency, SoftDat
 from .errors import MRIInputError
 from .fft import channels_to_complex, complex_to_channels, ifft2c
 from .sense import root_sum_of_squares, sampling_mask_of
-from .transforms import EstimateCoilMaps, NormalizeByMax, SenseAdjoint, SimulateKspace, UndersampleKspace
+from .transforms import EstimateCoilMaps, NormalizeByMax, SenseAdjoint, SimulateKspace, UndersampleKspace, as_kspace
 
-__all__ = ["D3GMReconstructor", "magnitude_metrics"]
+__all__ = ["D3GMReconstructor", "magnitude_metrics", "real_slice"]
 
 DC_MODES = ("none", "hard", "soft", "sense")
 #: k-space with at least this fraction of its samples non-zero counts as fully sampled
 FULLY_SAMPLED = 0.9
+#: the smallest slice side reconstructed: the calibration region, the network's down-sampling and SSIM's 11-pixel
+#: window all need more than a handful of pixels
+MIN_SIDE = 16
 
 
 def magnitude_metrics(image: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
@@ -39,6 +42,31 @@ def magnitude_metrics(image: torch.Tensor, reference: torch.Tensor) -> dict[str,
         "psnr": float(peak_signal_noise_ratio(a, b, data_range=1.0)),
         "ssim": float(structural_similarity_index_measure(a, b, data_range=1.0)),
     }
+
+
+def _check_slice_size(shape: Sequence[int], where: str) -> None:
+    if len(shape) < 2 or min(shape) < MIN_SIDE:
+        raise MRIInputError(
+            f"{where}: the slice is {tuple(shape)} pixels; reconstruction needs at least {MIN_SIDE}x{MIN_SIDE} "
+            "(is the input a thumbnail, or sliced along the wrong axis?)."
+        )
+
+
+def real_slice(image: Any, where: str) -> torch.Tensor:
+    """An image-domain slice as a real float32 tensor; complex, non-numeric and non-finite images are refused."""
+    array = np.asarray(image)
+    if array.dtype.kind not in "biuf":
+        raise MRIInputError(
+            f"{where}: the image has dtype {array.dtype}; an image-domain input must be a real magnitude image "
+            "(pass complex data as k-space instead)."
+        )
+    if array.ndim != 2:
+        raise MRIInputError(f"{where}: the image must be one 2-D slice (H, W), got shape {array.shape}.")
+    with np.errstate(over="ignore"):
+        array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise MRIInputError(f"{where}: the image contains NaN or Inf values (or values beyond float32's range).")
+    return torch.from_numpy(array)
 
 
 class D3GMReconstructor:
@@ -103,8 +131,10 @@ class D3GMReconstructor:
     def prepare(self, case: dict[str, Any]) -> dict[str, Any]:
         """k-space, mask, coil maps, μ (normalised) and the reference of a case, without sampling."""
         reference = None
+        where = case.get("path", "the case")
         if "kspace" in case:
-            full = torch.as_tensor(np.asarray(case["kspace"]))
+            full = as_kspace(case["kspace"], name=f"{where}: kspace")
+            _check_slice_size(full.shape[-2:], where)
             acquired = case.get("mask")
             sampled = float(sampling_mask_of(full).float().mean())
             if self.mask is not None and acquired is None and sampled < FULLY_SAMPLED:
@@ -125,7 +155,8 @@ class D3GMReconstructor:
         elif "image" in case:
             if self.mask is None:
                 raise MRIInputError("an image-domain input needs a mask to simulate the undersampling; set mask.")
-            image = torch.as_tensor(np.asarray(case["image"], dtype=np.float32))
+            image = real_slice(case["image"], where)
+            _check_slice_size(image.shape[-2:], where)
             full, _ = SimulateKspace(num_coils=1, phase="none")(image)
             kspace, mask = UndersampleKspace(self._fixed_mask)(full)
             reference = image

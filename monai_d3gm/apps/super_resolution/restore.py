@@ -11,7 +11,7 @@ import torch
 
 from ...inferers import D3GMInferer
 from ..reconstruction.errors import MRIInputError
-from ..reconstruction.reconstruct import magnitude_metrics
+from ..reconstruction.reconstruct import magnitude_metrics, real_slice
 from .degrade import bicubic_upsample, blur_downsample, crop_to_multiple, kspace_downsample, lowpass, sinc_upsample
 
 __all__ = ["D3GMSuperResolver", "LowpassConsistency", "SIMULATE_MODES", "DC_MODES"]
@@ -108,13 +108,7 @@ class D3GMSuperResolver:
                 f"{case.get('path', 'the case')}: super-resolution takes an image (NIfTI or DICOM), not k-space; "
                 "use the MRI reconstruction bundle for k-space inputs."
             )
-        image = torch.as_tensor(np.asarray(case["image"], dtype=np.float32))
-        if image.ndim != 2:
-            raise MRIInputError(
-                f"{case.get('path', 'the case')}: expected a 2-D slice, got shape {tuple(image.shape)}."
-            )
-        if not torch.isfinite(image).all():
-            raise MRIInputError(f"{case.get('path', 'the case')}: the image contains NaN or Inf values.")
+        image = real_slice(case["image"], case.get("path", "the case"))
         simulate = case.get("simulate", self.simulate)
         if simulate not in SIMULATE_MODES:
             raise MRIInputError(f"simulate must be one of {SIMULATE_MODES}, got {simulate!r}.")
