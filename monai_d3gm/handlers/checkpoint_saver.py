@@ -14,6 +14,7 @@ import torch
 from monai.handlers import CheckpointLoader
 from monai.utils import optional_import
 
+from ..errors import D3GMInputError
 from ..utils import atomic_path
 
 Events, _ = optional_import("ignite.engine", name="Events")
@@ -46,7 +47,7 @@ def export_state_dict(checkpoint: str | os.PathLike, key: str, path: str | os.Pa
     """
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     if key not in state:
-        raise KeyError(f"{checkpoint} holds {sorted(state)}, not {key!r}.")
+        raise D3GMInputError(f"{checkpoint} holds {sorted(state)}, not {key!r}; pass one of those as the key.")
     atomic_save(state[key], path)
     return Path(path)
 
@@ -114,11 +115,11 @@ class AtomicCheckpointSaver:
         write: bool = True,
     ) -> None:
         if not save_dict:
-            raise ValueError("save_dict must name at least one object to checkpoint.")
+            raise D3GMInputError("save_dict must name at least one object to checkpoint.")
         if (final_model_key is None) != (final_model_path is None):
-            raise ValueError("final_model_key and final_model_path go together.")
+            raise D3GMInputError("final_model_key and final_model_path go together.")
         if final_model_key is not None and final_model_key not in save_dict:
-            raise ValueError(f"final_model_key {final_model_key!r} is not a key of save_dict {list(save_dict)}.")
+            raise D3GMInputError(f"final_model_key {final_model_key!r} is not a key of save_dict {list(save_dict)}.")
         self.save_dir = Path(save_dir)
         self.save_dict = dict(save_dict)
         self.save_interval = int(save_interval)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import D3GMInputError
 from ..utils import atomic_path
 
 
@@ -22,7 +23,7 @@ def _as_image(a) -> np.ndarray:
     if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3):
         arr = np.moveaxis(arr, 0, -1)  # channel-first RGB -> channel-last
     if arr.ndim not in (2, 3):
-        raise ValueError(f"a panel must be a 2-D image or an RGB image, got shape {arr.shape}.")
+        raise D3GMInputError(f"a panel must be a 2-D image or an RGB image, got shape {arr.shape}.")
     return arr.astype(np.float32)
 
 
@@ -57,7 +58,7 @@ def save_comparison(
 
     images = {k: _as_image(v) for k, v in panels.items() if v is not None}
     if not images:
-        raise ValueError("save_comparison needs at least one panel.")
+        raise D3GMInputError("save_comparison needs at least one panel.")
     ref = images.get(reference_key) if reference_key else None
     vmax = float(ref.max()) if ref is not None else max(float(v.max()) for v in images.values())
     vmax = vmax if vmax > 0 else 1.0

@@ -8,6 +8,7 @@ import threading
 import pytest
 import torch
 
+from monai_d3gm.errors import D3GMInputError
 from monai_d3gm.handlers import AtomicCheckpointSaver, atomic_save, export_state_dict
 
 
@@ -61,5 +62,5 @@ def test_export_state_dict(tmp_path):
     export_state_dict(tmp_path / "ckpt.pt", "ema", tmp_path / "models" / "model.pt")
     state = torch.load(tmp_path / "models" / "model.pt", weights_only=True)
     torch.testing.assert_close(state["weight"], net.weight.detach())
-    with pytest.raises(KeyError, match="not 'network'"):
+    with pytest.raises(D3GMInputError, match="not 'network'"):
         export_state_dict(tmp_path / "ckpt.pt", "network", tmp_path / "x.pt")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...errors import D3GMInputError
 from .io import to_uint8
 
 __all__ = ["rgb_metrics", "lpips_status"]
@@ -43,7 +44,7 @@ def rgb_metrics(image, reference) -> dict[str, float | None]:
     a = torch.from_numpy(to_uint8(np.asarray(image)).astype(np.float32)).permute(2, 0, 1)[None]
     b = torch.from_numpy(to_uint8(np.asarray(reference)).astype(np.float32)).permute(2, 0, 1)[None]
     if a.shape != b.shape:
-        raise ValueError(f"image {tuple(a.shape[1:])} and reference {tuple(b.shape[1:])} differ in size.")
+        raise D3GMInputError(f"image {tuple(a.shape[1:])} and reference {tuple(b.shape[1:])} differ in size.")
     out: dict[str, float | None] = {
         "psnr": float(peak_signal_noise_ratio(a, b, data_range=255.0)),
         "ssim": float(structural_similarity_index_measure(a, b, data_range=255.0)),

@@ -16,6 +16,8 @@ from monai.data.utils import dense_patch_slices
 from monai.inferers import SlidingWindowInferer
 from monai.inferers.utils import _get_scan_interval
 
+from .errors import ImageInputError
+
 __all__ = ["TiledRestoration"]
 
 
@@ -48,11 +50,11 @@ class TiledRestoration:
         else:
             size = tuple(int(s) for s in tile_size)
         if len(size) != 2 or min(size) < 8:
-            raise ValueError(f"tile_size must be an int >= 8 or a pair of them, got {tile_size!r}.")
+            raise ImageInputError(f"tile_size must be an int >= 8 or a pair of them, got {tile_size!r}.")
         if not 0 <= overlap < 1:
-            raise ValueError(f"overlap must be in [0, 1), got {overlap}.")
+            raise ImageInputError(f"overlap must be in [0, 1), got {overlap}.")
         if tiles_per_batch < 1:
-            raise ValueError(f"tiles_per_batch must be >= 1, got {tiles_per_batch}.")
+            raise ImageInputError(f"tiles_per_batch must be >= 1, got {tiles_per_batch}.")
         self.tile_size = size
         self.overlap = overlap
         self.progress = progress
@@ -85,7 +87,7 @@ class TiledRestoration:
 
     def __call__(self, image: torch.Tensor, restore: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         if image.ndim != 4:
-            raise ValueError(f"expected a (B, C, H, W) image, got shape {tuple(image.shape)}.")
+            raise ImageInputError(f"expected a (B, C, H, W) image, got shape {tuple(image.shape)}.")
         if self.fits_in_one_tile(image):
             return restore(image)
         return self.inferer(image, restore)

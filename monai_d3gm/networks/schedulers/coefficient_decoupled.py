@@ -8,6 +8,7 @@ import math
 
 import torch
 
+from ...errors import D3GMInputError
 from .d3gm import D3GMScheduler
 
 __all__ = ["CoefficientDecoupledScheduler"]
@@ -29,7 +30,7 @@ class CoefficientDecoupledScheduler(D3GMScheduler):
 
     def __init__(self, sigma: float | None = None, **kwargs) -> None:
         if sigma is not None and not sigma > 0:
-            raise ValueError(f"sigma must be > 0, got {sigma}.")
+            raise D3GMInputError(f"sigma must be > 0, got {sigma}.")
         self.sigma = sigma
         super().__init__(**kwargs)
 
