@@ -26,7 +26,7 @@ DC_MODES = ("none", "hard", "soft", "sense")
 FULLY_SAMPLED = 0.9
 #: the smallest slice side reconstructed: the calibration region, the network's down-sampling and SSIM's 11-pixel
 #: window all need more than a handful of pixels
-MIN_SIDE = 16
+MIN_SIDE = 8
 
 
 def magnitude_metrics(image: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:

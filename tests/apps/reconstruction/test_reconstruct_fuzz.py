@@ -40,7 +40,7 @@ def _reconstructor(dc: str, mask: bool) -> D3GMReconstructor:
 def cases(draw) -> tuple[dict, str]:
     """A well-formed k-space or image slice (or none), then keys replaced by random arrays or by arrays of the
     matching shape with random content (a mask of zeros, NaN coil maps...)."""
-    side = st.sampled_from([16, 17, 24, 5])
+    side = st.sampled_from([16, 17, 24, 8, 5])
     h, w, coils = draw(side), draw(side), draw(st.integers(1, 3))
     rng = np.random.default_rng(draw(st.integers(0, 100)))
     k = (rng.standard_normal((coils, h, w)) + 1j * rng.standard_normal((coils, h, w))).astype(np.complex64)

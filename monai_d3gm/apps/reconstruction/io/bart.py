@@ -10,6 +10,7 @@ complex64 (interleaved little-endian float32 real/imag) in column-major (Fortran
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from .fastmri import _atomic_file
 __all__ = ["kspace_from_cfl", "read_cfl", "write_cfl"]
 
 _COMPLEX = np.dtype("<c8")
+#: the most dims a header may list (BART itself uses 16; NumPy arrays have at most 32 dims in NumPy 1.x)
+_MAX_DIMS = 32
 
 
 def _base(base: str | os.PathLike) -> str:
@@ -54,6 +57,11 @@ def _read_dims(hdr: str) -> list[int]:
             f"{hdr}: the BART header cannot be parsed (expected '# Dimensions' then a line of non-negative "
             f"integers, got {line!r}); the .hdr is corrupted or not a BART header."
         )
+    if len(dims) > _MAX_DIMS:
+        raise MRIInputError(
+            f"{hdr}: the BART header lists {len(dims)} dims; at most {_MAX_DIMS} are supported (BART uses 16). The "
+            ".hdr is corrupted: write the array again."
+        )
     return dims
 
 
@@ -79,7 +87,7 @@ def read_cfl(base: str | os.PathLike, squeeze: bool = False) -> np.ndarray:
                 f"{os.path.basename(base)}.cfl (data). Put the {os.path.splitext(name)[1]} beside the {other}."
             )
     dims = _read_dims(hdr)
-    count = int(np.prod(dims, dtype=np.int64))
+    count = math.prod(dims)  # Python ints: a corrupted header's huge dims cannot overflow
     expected = count * _COMPLEX.itemsize
     found = os.path.getsize(cfl)
     if found != expected:
@@ -141,7 +149,7 @@ def kspace_from_cfl(base: str | os.PathLike) -> np.ndarray:
 
     Raises:
         MRIInputError: as :func:`read_cfl`, plus READ != 1 (3-D data), non-singleton dims after COIL (several maps,
-            time frames...), or NaN/Inf values.
+            time frames...), a zero dim (no k-space), or NaN/Inf values.
     """
     array = read_cfl(base)
     name = _base(base) + ".cfl"
@@ -150,6 +158,10 @@ def kspace_from_cfl(base: str | os.PathLike) -> np.ndarray:
         raise MRIInputError(
             f"{name}: BART dims {list(array.shape)} are not the 2-D multi-coil layout [1, PHS1, PHS2, COIL]; "
             "take a 2-D slice first (e.g. `bart fft -i 1` + `bart slice 0 <n>`), or use read_cfl() for other layouts."
+        )
+    if array.size == 0:
+        raise MRIInputError(
+            f"{name}: BART dims {list(array.shape)} include 0, so the file holds no k-space; write a non-empty array."
         )
     kspace = np.ascontiguousarray(np.moveaxis(array.reshape(dims[1:4], order="F"), -1, 0))
     if not np.isfinite(kspace).all():

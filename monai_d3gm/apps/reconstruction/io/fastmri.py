@@ -24,7 +24,7 @@ import numpy as np
 from monai_d3gm.apps.reconstruction.errors import MRIInputError
 from monai_d3gm.utils import atomic_path
 
-from .ismrmrd import _open_h5, parse_ismrmrd_header
+from .ismrmrd import _H5_READ_ERRORS, _keys, _open_h5, _read_text, parse_ismrmrd_header
 
 __all__ = ["FastMRIData", "read_fastmri", "write_fastmri"]
 
@@ -82,8 +82,18 @@ def _slice_indices(slices: int | slice | Sequence[int] | None, n: int, path: str
     if slices is None:
         return list(range(n))
     if isinstance(slices, slice):
-        return list(range(n))[slices]
-    items = [slices] if np.isscalar(slices) else list(slices)
+        try:
+            return list(range(n))[slices]
+        except (TypeError, ValueError) as e:  # a zero or non-integer step, non-integer bounds
+            raise MRIInputError(
+                f"{path}: slices={slices!r} is not a valid slice ({e}); use integer bounds and a non-zero step."
+            ) from None
+    try:
+        items = [slices] if np.isscalar(slices) else list(slices)
+    except TypeError:
+        raise MRIInputError(
+            f"{path}: slices={slices!r} is not a slice index; pass an int, a sequence of ints, a slice or None."
+        ) from None
     out = []
     for s in items:
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
@@ -107,6 +117,69 @@ def _read_rows(dset: Any, rows: list[int]) -> np.ndarray:
     return data[[unique.index(r) for r in rows]]
 
 
+def _dataset(f: Any, key: str, path: str, expected: str) -> Any:
+    """``f[key]`` when it is an HDF5 dataset with a shape; None when absent; MRIInputError for a group or a dataset
+    with an empty (null) dataspace. ``expected`` says what the dataset should hold, for the message."""
+    if key not in f:
+        return None
+    dset = f[key]
+    if getattr(dset, "shape", None) is None:
+        what = "an HDF5 group" if hasattr(dset, "keys") else "an HDF5 dataset with no dataspace (no values)"
+        raise MRIInputError(f"{path}: '{key}' is {what}, not an array; a fastMRI file holds {expected} there.")
+    return dset
+
+
+def _kspace_dataset(f: Any, path: str) -> Any:
+    """The ``kspace`` dataset of an open fastMRI file, checked: present, complex, 3-D or 4-D, not empty."""
+    ks = _dataset(f, "kspace", path, "complex64 (slices, [coils,] H, W) k-space")
+    if ks is None:
+        raise MRIInputError(
+            f"{path}: missing HDF5 dataset 'kspace' (keys found: {_keys(f)}); a fastMRI file holds the "
+            "k-space under 'kspace'. Pass a fastMRI .h5 file, or write one with write_fastmri()."
+        )
+    if ks.dtype.kind in "biuf":
+        raise MRIInputError(
+            f"{path}: 'kspace' is real-valued ({ks.dtype}, shape {ks.shape}); fastMRI stores complex64 k-space. "
+            "If the last axis holds (real, imag), convert with kspace[..., 0] + 1j * kspace[..., 1] and write "
+            "the file again."
+        )
+    if ks.dtype.kind != "c":
+        raise MRIInputError(
+            f"{path}: 'kspace' holds {ks.dtype} values, not complex numbers; fastMRI stores complex64 k-space. Write "
+            "the file again with write_fastmri()."
+        )
+    if ks.ndim not in (3, 4):
+        raise MRIInputError(
+            f"{path}: 'kspace' has shape {ks.shape} ({ks.ndim}-D); fastMRI k-space is (slices, H, W) single-coil "
+            "or (slices, coils, H, W) multi-coil. Add the slice axis (kspace[None]) for a single 2-D slice."
+        )
+    if ks.size == 0:
+        raise MRIInputError(
+            f"{path}: 'kspace' has shape {ks.shape}, with a zero-size axis, so it holds no k-space; pass a file with "
+            "at least one non-empty slice."
+        )
+    return ks
+
+
+def _fastmri_num_slices(path: str | os.PathLike) -> int:
+    """The number of slices of a fastMRI file, after the checks of :func:`read_fastmri` on its ``kspace`` dataset.
+
+    Raises:
+        MRIInputError: as :func:`read_fastmri` for the file and its ``kspace`` dataset.
+    """
+    path = os.fspath(path)
+    with _open_h5(path, "fastMRI") as f:
+        try:
+            return int(_kspace_dataset(f, path).shape[0])
+        except MRIInputError:
+            raise
+        except _H5_READ_ERRORS as e:
+            raise MRIInputError(
+                f"{path}: reading the HDF5 data failed ({type(e).__name__}: {e}); the file is probably truncated or "
+                "corrupted."
+            ) from None
+
+
 def _attr_value(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
@@ -126,52 +199,50 @@ def read_fastmri(path: str | os.PathLike, slices: int | slice | Sequence[int] | 
         :class:`FastMRIData` with ``kspace`` complex64 ``(slices, H, W)`` or ``(slices, coils, H, W)``.
 
     Raises:
-        MRIInputError: not an HDF5 file, truncated file, missing ``kspace``, real-valued k-space, wrong ndim, NaN or
-            Inf in the k-space that was read, slice out of range.
+        MRIInputError: not an HDF5 file, truncated file, missing ``kspace``, k-space that is not complex, wrong ndim
+            or empty, NaN or Inf in the k-space that was read, a ``mask`` that is not 1-D 0/1 along the last axis, a
+            reference image that is not a finite real ``(slices, h, w)`` array, a bad or out-of-range ``slices``.
     """
     path = os.fspath(path)
     with _open_h5(path, "fastMRI") as f:
-        if "kspace" not in f:
-            raise MRIInputError(
-                f"{path}: missing HDF5 dataset 'kspace' (keys found: {sorted(f.keys())}); a fastMRI file holds the "
-                "k-space under 'kspace'. Pass a fastMRI .h5 file, or write one with write_fastmri()."
-            )
-        ks = f["kspace"]
-        if ks.dtype.kind != "c":
-            raise MRIInputError(
-                f"{path}: 'kspace' is real-valued ({ks.dtype}, shape {ks.shape}); fastMRI stores complex64 k-space. "
-                "If the last axis holds (real, imag), convert with kspace[..., 0] + 1j * kspace[..., 1] and write "
-                "the file again."
-            )
-        if ks.ndim not in (3, 4):
-            raise MRIInputError(
-                f"{path}: 'kspace' has shape {ks.shape} ({ks.ndim}-D); fastMRI k-space is (slices, H, W) single-coil "
-                "or (slices, coils, H, W) multi-coil. Add the slice axis (kspace[None]) for a single 2-D slice."
-            )
-        rows = _slice_indices(slices, ks.shape[0], path)
         try:
-            kspace = _read_rows(ks, rows).astype(np.complex64, copy=False)
+            ks = _kspace_dataset(f, path)
+            rows = _slice_indices(slices, ks.shape[0], path)
+            with np.errstate(over="ignore", invalid="ignore"):  # complex128 beyond complex64: Inf, refused below
+                kspace = _read_rows(ks, rows).astype(np.complex64, copy=False)
             rec_key = next((k for k in _RECONSTRUCTION_KEYS if k in f), None)
             reconstruction = None
             if rec_key is not None:
-                rec = f[rec_key]
-                if rec.shape[:1] != ks.shape[:1]:
+                rec = _dataset(f, rec_key, path, "the real (slices, h, w) reference image")
+                if rec.dtype.kind not in "biuf" or rec.ndim != 3:
+                    raise MRIInputError(
+                        f"{path}: '{rec_key}' has shape {rec.shape} ({rec.dtype}); the reference image is a real "
+                        f"(slices, h, w) array. Fix it, or drop '{rec_key}' from the file."
+                    )
+                if rec.shape[0] != ks.shape[0]:
                     raise MRIInputError(
                         f"{path}: '{rec_key}' has {rec.shape[0]} slices but 'kspace' has {ks.shape[0]}; the file is "
                         "inconsistent."
                     )
-                reconstruction = _read_rows(rec, rows).astype(np.float32, copy=False)
-            mask = np.asarray(f["mask"][()], dtype=np.float32) if "mask" in f else None
-            xml = None
-            if "ismrmrd_header" in f:
-                raw = f["ismrmrd_header"][()]
-                if isinstance(raw, np.ndarray):
-                    raw = raw.ravel()[0]
-                xml = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    reconstruction = _read_rows(rec, rows).astype(np.float32, copy=False)
+            mask = None
+            mask_dset = _dataset(f, "mask", path, "the 1-D 0/1 sampling mask")
+            if mask_dset is not None:
+                if mask_dset.dtype.kind not in "biuf":
+                    raise MRIInputError(
+                        f"{path}: 'mask' holds {mask_dset.dtype} values; a fastMRI mask holds 0/1 numbers. Fix or drop "
+                        "the mask."
+                    )
+                mask = np.asarray(mask_dset[()], dtype=np.float32)
+            xml = _read_text(f["ismrmrd_header"]) if "ismrmrd_header" in f else None
             attrs = {k: _attr_value(v) for k, v in f.attrs.items()}
-        except OSError as e:
+        except MRIInputError:
+            raise
+        except _H5_READ_ERRORS as e:
             raise MRIInputError(
-                f"{path}: reading the HDF5 data failed ({e}); the file is probably truncated or corrupted."
+                f"{path}: reading the HDF5 data failed ({type(e).__name__}: {e}); the file is probably truncated or "
+                "corrupted."
             ) from None
 
     if not np.isfinite(kspace).all():
@@ -184,6 +255,16 @@ def read_fastmri(path: str | os.PathLike, slices: int | slice | Sequence[int] | 
         raise MRIInputError(
             f"{path}: 'mask' has shape {mask.shape}, but a fastMRI mask is 1-D along the last k-space axis "
             f"({kspace.shape[-1]},); fix or drop the mask."
+        )
+    if mask is not None and not np.isin(mask, (0, 1)).all():
+        raise MRIInputError(
+            f"{path}: 'mask' has values other than 0 and 1 (e.g. {mask[~np.isin(mask, (0, 1))][0]}); a fastMRI mask "
+            "marks each phase-encoding line as sampled (1) or not (0). Fix or drop the mask."
+        )
+    if reconstruction is not None and not np.isfinite(reconstruction).all():
+        raise MRIInputError(
+            f"{path}: '{rec_key}' has NaN or Inf values (or values beyond float32) in the slices read; the reference "
+            "image is corrupted. Drop it or write it again."
         )
     header = None
     if xml is not None:

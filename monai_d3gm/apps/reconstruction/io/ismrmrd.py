@@ -43,6 +43,22 @@ _FLAG_IS_REVERSE = 22
 #: lines that are not k-space of the image: navigators, phase correction, feedback, dummy scans, coil correction,
 #: phase stabilisation (noise is handled separately)
 _FLAGS_NOT_IMAGING = (23, 24, 26, 27, 28, 29, 30, 31)
+#: ISMRMRD counts samples and lines in 16 bits, so no matrix size can exceed this
+_MAX_MATRIX = 65535
+#: the ``AcquisitionHeader`` and ``EncodingCounters`` fields the reader uses
+_HEAD_FIELDS = (
+    "flags",
+    "idx",
+    "encoding_space_ref",
+    "trajectory_dimensions",
+    "active_channels",
+    "number_of_samples",
+    "discard_pre",
+    "discard_post",
+    "center_sample",
+    "sample_time_us",
+)
+_IDX_FIELDS = ("kspace_encode_step_1", "kspace_encode_step_2", "slice", "contrast", "phase", "repetition", "set")
 
 
 def _flag(flags: np.ndarray, bit: int) -> np.ndarray:
@@ -103,13 +119,17 @@ def _text(elem: ET.Element | None, path: str) -> str | None:
 
 
 def _number(elem: ET.Element | None, path: str, kind: type = int) -> Any:
+    """The number at ``path``, or None when it is absent or not a finite number ("inf", "nan", "abc")."""
     text = _text(elem, path)
     if text is None:
         return None
     try:
-        return kind(float(text)) if kind is int else kind(text)
+        value = float(text)
     except ValueError:
         return None
+    if not np.isfinite(value):
+        return None
+    return int(value) if kind is int else kind(value)
 
 
 def _xyz(elem: ET.Element | None, path: str, kind: type) -> tuple | None:
@@ -131,16 +151,20 @@ def parse_ismrmrd_header(xml: str | bytes, source: str = "ISMRMRD header") -> di
         dict with ``encoded_matrix`` and ``recon_matrix`` ((x, y, z) ints), ``encoded_fov_mm`` and ``recon_fov_mm``
         ((x, y, z) floats), ``receiver_channels``, ``trajectory``, ``acceleration`` ((ky, kz)), ``calibration_mode``,
         ``kspace_encoding_step_1`` (dict of minimum/maximum/center), ``relative_receiver_noise_bandwidth``,
-        ``system_vendor``, ``protocol_name``; a field absent from the header is None.
+        ``system_vendor``, ``protocol_name``; a field absent from the header, or a number that is not finite, is None.
 
     Raises:
         MRIInputError: the text is not XML or has no ``encoding`` element.
     """
     if isinstance(xml, bytes):
         xml = xml.decode("utf-8", errors="replace")
+    if not isinstance(xml, str):
+        raise MRIInputError(
+            f"{source}: the ISMRMRD XML header is a {type(xml).__name__}, not text; pass the header as str or bytes."
+        )
     try:
         root = ET.fromstring(xml.strip().rstrip("\x00"))
-    except ET.ParseError as e:
+    except (ET.ParseError, ValueError) as e:  # ValueError: e.g. lone surrogates that cannot be encoded
         raise MRIInputError(
             f"{source}: the ISMRMRD XML header cannot be parsed ({e}); the file is corrupted or not an MRD file."
         ) from None
@@ -171,6 +195,28 @@ def parse_ismrmrd_header(xml: str | bytes, source: str = "ISMRMRD header") -> di
         if limits is None
         else {k: _number(limits, k, int) for k in ("minimum", "maximum", "center")},
     }
+
+
+def _read_text(obj: Any) -> str | None:
+    """The text of a string dataset (scalar or the first element of an array); None for a group, an empty dataspace
+    or an empty array."""
+    if getattr(obj, "shape", None) is None or obj.size == 0:
+        return None
+    raw = obj[()]
+    if isinstance(raw, np.ndarray):
+        raw = raw.ravel()[0]
+    return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+
+
+#: what h5py raises for a truncated or corrupted file: I/O errors, objects that cannot be opened, and datatypes it
+#: cannot map to NumPy (ValueError, TypeError; UnicodeDecodeError for corrupted names). Readers re-raise their own
+#: MRIInputError (a ValueError) before catching these.
+_H5_READ_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError)
+
+
+def _keys(group: Any) -> list[str]:
+    """The member names of an HDF5 group, sorted; a name that is not UTF-8 (a corrupted file) as its repr."""
+    return sorted(k if isinstance(k, str) else repr(k) for k in group.keys())
 
 
 def _open_h5(path: str | os.PathLike, kind: str):
@@ -229,42 +275,70 @@ def read_ismrmrd(
         for several.
 
     Raises:
-        MRIInputError: not an HDF5/MRD file, ``<group>/data`` or ``<group>/xml`` missing, non-Cartesian trajectory,
-            3-D encoding, no imaging lines, data of the wrong length.
+        MRIInputError: not an HDF5/MRD file, truncated or corrupted file, ``<group>/data`` or ``<group>/xml`` missing
+            or malformed (not acquisitions, empty header), non-Cartesian trajectory, 3-D encoding, no imaging lines,
+            header matrix sizes outside 0..65535, imaging lines without channels or samples, data of the wrong length,
+            NaN or Inf samples.
     """
     path = os.fspath(path)
     with _open_h5(path, "ISMRMRD/MRD") as f:
-        if group not in f:
-            raise MRIInputError(
-                f"{path}: no HDF5 group {group!r} (top-level keys: {sorted(f.keys())}); an MRD file keeps its "
-                f"acquisitions in '<group>/data' and its header in '<group>/xml': pass group= with the right name."
-            )
-        grp = f[group]
-        for key in ("xml", "data"):
-            if key not in grp:
-                raise MRIInputError(
-                    f"{path}: missing HDF5 dataset '{group}/{key}' (found in {group!r}: {sorted(grp.keys())}); an "
-                    f"MRD file holds the XML header in '{group}/xml' and the acquisitions in '{group}/data'. "
-                    "Convert the raw data with siemens_to_ismrmrd (or the vendor's converter) again."
-                )
         try:
-            xml_raw = grp["xml"][()]
-            if isinstance(xml_raw, np.ndarray):
-                xml_raw = xml_raw.ravel()[0]
-            xml = xml_raw.decode("utf-8", errors="replace") if isinstance(xml_raw, bytes) else str(xml_raw)
+            if group not in f:
+                raise MRIInputError(
+                    f"{path}: no HDF5 group {group!r} (top-level keys: {_keys(f)}); an MRD file keeps its "
+                    f"acquisitions in '<group>/data' and its header in '<group>/xml': pass group= with the right name."
+                )
+            grp = f[group]
+            if not hasattr(grp, "keys"):
+                raise MRIInputError(
+                    f"{path}: '{group}' is an HDF5 dataset, not a group; an MRD file keeps its acquisitions in "
+                    f"'{group}/data' and its header in '{group}/xml'. Pass an ISMRMRD/MRD file."
+                )
+            for key in ("xml", "data"):
+                if key not in grp:
+                    raise MRIInputError(
+                        f"{path}: missing HDF5 dataset '{group}/{key}' (found in {group!r}: {_keys(grp)}); an "
+                        f"MRD file holds the XML header in '{group}/xml' and the acquisitions in '{group}/data'. "
+                        "Convert the raw data with siemens_to_ismrmrd (or the vendor's converter) again."
+                    )
+            xml = _read_text(grp["xml"])
+            if xml is None:
+                raise MRIInputError(
+                    f"{path}: '{group}/xml' is empty or not a dataset; it must hold the ISMRMRD XML header text. "
+                    "Convert the raw data again."
+                )
             dset = grp["data"]
-            names = dset.dtype.names or ()
+            dtype = getattr(dset, "dtype", None)  # None for a group
+            names = (dtype.names if dtype is not None else None) or ()
             if not {"head", "data"} <= set(names):
                 raise MRIInputError(
                     f"{path}: '{group}/data' has fields {list(names)}, not the MRD acquisition fields "
                     "('head', 'traj', 'data'); it is not an MRD file."
                 )
+            if dset.ndim != 1:
+                raise MRIInputError(
+                    f"{path}: '{group}/data' has shape {dset.shape}; MRD acquisitions are a 1-D array. It is not an "
+                    "MRD file, or it is corrupted."
+                )
+            head_names = dset.dtype["head"].names or ()
+            idx_names = (dset.dtype["head"]["idx"].names or ()) if "idx" in head_names else ()
+            missing = [k for k in _HEAD_FIELDS if k not in head_names] + [
+                f"idx.{k}" for k in _IDX_FIELDS if "idx" in head_names and k not in idx_names
+            ]
+            if missing:
+                raise MRIInputError(
+                    f"{path}: the acquisition headers in '{group}/data' lack the fields {missing}; they are not "
+                    "ISMRMRD AcquisitionHeaders. Convert the raw data with an ISMRMRD converter again."
+                )
             head = dset.fields("head")[()]
             traj_lengths = np.array([np.asarray(t).size for t in dset.fields("traj")[()]]) if "traj" in names else None
             payload = dset.fields("data")[()]
-        except OSError as e:
+        except MRIInputError:
+            raise
+        except _H5_READ_ERRORS as e:
             raise MRIInputError(
-                f"{path}: reading '{group}' failed ({e}); the file is probably truncated or corrupted."
+                f"{path}: reading '{group}' failed ({type(e).__name__}: {e}); the file is probably truncated or "
+                "corrupted."
             ) from None
 
     header = parse_ismrmrd_header(xml, source=path)
@@ -307,6 +381,13 @@ def read_ismrmrd(
                 f"{path}: the imaging lines span {np.unique(idx[key][lines]).size} {name} (idx.{key}); this reader "
                 "assembles one image per slice. Split the file per phase/set first."
             )
+    for space in ("encoded", "recon"):
+        matrix = header[f"{space}_matrix"]
+        if matrix is not None and not all(0 <= m <= _MAX_MATRIX for m in matrix):
+            raise MRIInputError(
+                f"{path}: the XML header's {space}Space matrixSize is {matrix}; each size must lie in 0..{_MAX_MATRIX} "
+                "(ISMRMRD counts samples and lines in 16 bits). The header is corrupted: fix it or convert again."
+            )
     enc = header["encoded_matrix"] or (0, 0, 1)
     if enc[2] > 1 or (idx["kspace_encode_step_2"][lines] > 0).any():
         raise MRIInputError(
@@ -318,12 +399,22 @@ def read_ismrmrd(
     samples = head["number_of_samples"].astype(np.int64)
 
     def samples_of(i: int) -> np.ndarray:
-        data = np.asarray(payload[i], dtype=np.float32)
+        try:
+            data = np.asarray(payload[i], dtype=np.float32)
+        except (TypeError, ValueError):
+            raise MRIInputError(
+                f"{path}: acquisition {i} holds {type(payload[i]).__name__} data, not float32 numbers; the file is "
+                "corrupted or not an MRD file."
+            ) from None
         expected = 2 * channels[i] * samples[i]
         if data.size != expected:
             raise MRIInputError(
                 f"{path}: acquisition {i} holds {data.size} floats, but its header says {channels[i]} channels x "
                 f"{samples[i]} samples x 2 = {expected}; the file is corrupted."
+            )
+        if not np.isfinite(data).all():
+            raise MRIInputError(
+                f"{path}: acquisition {i} has NaN or Inf samples; the file is corrupted. Convert the raw data again."
             )
         return data.view(np.complex64).reshape(channels[i], samples[i])
 
@@ -333,11 +424,21 @@ def read_ismrmrd(
             f"{path}: the imaging lines have different channel counts {sorted(set(channels[lines].tolist()))}; "
             "pass a file where every line has the same active channels."
         )
+    if n_coils == 0:
+        raise MRIInputError(
+            f"{path}: the imaging lines have 0 active channels, so they hold no k-space; the file is corrupted."
+        )
 
     # readout placement
     pre = head["discard_pre"].astype(np.int64)
     post = head["discard_post"].astype(np.int64)
     kept = samples - pre - post
+    if (kept[lines] < 1).any():
+        i = int(lines[np.argmax(kept[lines] < 1)])
+        raise MRIInputError(
+            f"{path}: acquisition {i} keeps no samples ({samples[i]} samples minus discard_pre {pre[i]} and "
+            f"discard_post {post[i]}); the acquisition headers are corrupted."
+        )
     centre = head["center_sample"].astype(np.int64) - pre
     n_kx = int(enc[0]) if enc[0] else int(kept[lines].max())
     offsets = n_kx // 2 - centre
@@ -377,8 +478,8 @@ def read_ismrmrd(
 
     oversampling_removed = False
     recon = header["recon_matrix"]
-    if remove_oversampling and recon and enc[0] and recon[0] < enc[0]:
-        keep = int(round(n_kx * recon[0] / enc[0]))
+    if remove_oversampling and recon and enc[0] and 0 < recon[0] < enc[0]:
+        keep = max(1, int(round(n_kx * recon[0] / enc[0])))
         start = n_kx // 2 - keep // 2
         image = np.fft.fftshift(np.fft.ifft(np.fft.ifftshift(kspace, axes=-1), axis=-1, norm="ortho"), axes=-1)
         image = image[..., start : start + keep]
@@ -389,11 +490,16 @@ def read_ismrmrd(
     noise_lines = np.flatnonzero(is_noise)
     if noise_lines.size:
         blocks = [samples_of(i) for i in noise_lines if channels[i] == n_coils]
-        if blocks:
+        if blocks:  # samples_of refuses NaN/Inf noise samples too
             noise = np.concatenate(blocks, axis=1).astype(np.complex64)
             noise_dwell = float(head["sample_time_us"][noise_lines[0]])
 
     kspace = kspace.astype(np.complex64)
+    if not np.isfinite(kspace).all():  # finite float32 samples can overflow complex64 after the readout FFTs
+        raise MRIInputError(
+            f"{path}: the assembled k-space overflows complex64 (samples near the float32 maximum); the file is "
+            "corrupted or needs rescaling."
+        )
     if len(slice_ids) == 1:
         kspace, mask, calib = kspace[0], mask[0], calib[0]
     return MRDData(
@@ -426,12 +532,20 @@ def noise_prewhitening_matrix(noise: np.ndarray, scale: float = 1.0) -> np.ndarr
         complex64 ``(channels, channels)`` lower-triangular matrix ``W``.
 
     Raises:
-        MRIInputError: wrong shape, too few samples, non-finite values, or a covariance that is not positive
-            definite (a dead or duplicated channel).
+        MRIInputError: wrong shape or dtype, no channels, too few samples, non-finite values, a ``scale`` that is not
+            a positive finite number, or a covariance that is not positive definite (a dead or duplicated channel) or
+            whose whitening matrix overflows complex64.
     """
     noise = np.asarray(noise)
-    if noise.ndim != 2:
-        raise MRIInputError(f"noise: expected (channels, samples), got shape {noise.shape}; pass MRDData.noise.")
+    if noise.dtype.kind not in "biufc":
+        raise MRIInputError(f"noise: holds {noise.dtype} values, not numbers; pass MRDData.noise (complex samples).")
+    if noise.ndim != 2 or noise.shape[0] == 0:
+        raise MRIInputError(
+            f"noise: expected (channels, samples) with at least one channel, got shape {noise.shape}; pass "
+            "MRDData.noise."
+        )
+    if not (isinstance(scale, (int, float, np.integer, np.floating)) and np.isfinite(scale) and scale > 0):
+        raise MRIInputError(f"noise: scale={scale!r} must be a positive finite number (the whitening matrix gain).")
     channels, n = noise.shape
     if n <= channels:
         raise MRIInputError(
@@ -449,8 +563,14 @@ def noise_prewhitening_matrix(noise: np.ndarray, scale: float = 1.0) -> np.ndarr
             "noise: the noise covariance is not positive definite (a dead or duplicated channel?); drop that channel "
             "before pre-whitening."
         ) from None
-    w = np.linalg.solve(chol, np.eye(channels)) * scale
-    return w.astype(np.complex64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = (np.linalg.solve(chol, np.eye(channels)) * scale).astype(np.complex64)
+    if not np.isfinite(w).all():
+        raise MRIInputError(
+            "noise: the whitening matrix overflows complex64 (the noise samples are too small, or the covariance is "
+            "nearly singular); check the noise scan or pass a smaller scale."
+        )
+    return w
 
 
 def prewhiten(kspace: np.ndarray, w: np.ndarray, coil_axis: int = -3) -> np.ndarray:
@@ -463,13 +583,30 @@ def prewhiten(kspace: np.ndarray, w: np.ndarray, coil_axis: int = -3) -> np.ndar
 
     Returns:
         complex64 array of the shape of ``kspace``.
+
+    Raises:
+        MRIInputError: non-numeric arrays, ``coil_axis`` outside ``kspace``'s axes, a ``w`` that is not square, does
+            not match the coils or has NaN/Inf.
     """
     kspace = np.asarray(kspace)
     w = np.asarray(w)
+    if kspace.dtype.kind not in "biufc" or w.dtype.kind not in "biufc":
+        raise MRIInputError(
+            f"prewhiten: k-space ({kspace.dtype}) and the whitening matrix ({w.dtype}) must be numeric arrays."
+        )
+    if not isinstance(coil_axis, (int, np.integer)) or not -kspace.ndim <= coil_axis < max(kspace.ndim, 1):
+        raise MRIInputError(
+            f"prewhiten: coil_axis={coil_axis!r} is not an axis of the k-space of shape {kspace.shape}; pass the "
+            "index of its coil axis (-3 for (coils, ky, kx))."
+        )
     if w.ndim != 2 or w.shape[0] != w.shape[1] or kspace.ndim == 0 or kspace.shape[coil_axis] != w.shape[1]:
         raise MRIInputError(
             f"prewhiten: k-space shape {kspace.shape} (coil axis {coil_axis}) does not match the whitening matrix "
             f"shape {w.shape}; compute W from the noise of the same coils."
+        )
+    if not np.isfinite(w).all():
+        raise MRIInputError(
+            "prewhiten: the whitening matrix has NaN or Inf values; compute it with noise_prewhitening_matrix()."
         )
     moved = np.moveaxis(kspace, coil_axis, 0)
     out = np.tensordot(w, moved, axes=([1], [0]))

@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import operator
 import os
+import tokenize
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,8 @@ import numpy as np
 from ..errors import MRIInputError
 from .bart import kspace_from_cfl
 from .dicom import read_dicom_series
-from .fastmri import read_fastmri
-from .ismrmrd import noise_prewhitening_matrix, prewhiten, read_ismrmrd
+from .fastmri import _fastmri_num_slices, read_fastmri
+from .ismrmrd import _H5_READ_ERRORS, noise_prewhitening_matrix, prewhiten, read_ismrmrd
 from .nifti import read_nifti
 
 __all__ = ["MRIVolume", "load_mri_slice", "mri_format"]
@@ -41,8 +43,10 @@ def mri_format(path: str | os.PathLike) -> str:
         try:
             with h5py.File(p, "r") as f:
                 return "fastmri" if "kspace" in f else "ismrmrd"
-        except OSError as e:
-            raise MRIInputError(f"{p} is not a readable HDF5 file ({e}); is it truncated?") from e
+        except _H5_READ_ERRORS as e:
+            raise MRIInputError(
+                f"{p} is not a readable HDF5 file ({type(e).__name__}: {e}); is it truncated? Copy it again."
+            ) from e
     raise MRIInputError(
         f"{p}: unknown MRI format; supported are fastMRI/ISMRMRD .h5, BART .cfl/.hdr, complex k-space .npy "
         "(coils, H, W), NIfTI .nii/.nii.gz and DICOM series (a folder or .dcm files)."
@@ -50,7 +54,16 @@ def mri_format(path: str | os.PathLike) -> str:
 
 
 def _pick(n: int, index: int | None, what: str, path: Path) -> int:
-    i = n // 2 if index is None else int(index)
+    if n < 1:
+        raise MRIInputError(f"{path}: the input has no {what}s; pass a file with at least one.")
+    if isinstance(index, bool):
+        raise MRIInputError(f"{path}: {what} index {index!r} is a bool, not an integer; pass an int or None.")
+    try:
+        i = n // 2 if index is None else operator.index(index)
+    except TypeError:
+        raise MRIInputError(
+            f"{path}: {what} index {index!r} is not an integer; pass an int (negative counts from the end) or None."
+        ) from None
     if not -n <= i < n:
         raise MRIInputError(f"{path}: {what} {i} is out of range for {n} {what}s (valid 0..{n - 1}).")
     return i % n
@@ -87,15 +100,20 @@ class MRIVolume:
         self._noise_whitening = None
         p = self.path
         if self.format == "fastmri":
-            with h5py.File(p, "r") as f:
-                self.num_slices = int(f["kspace"].shape[0])
+            self.num_slices = _fastmri_num_slices(p)
         elif self.format == "ismrmrd":
             data = read_ismrmrd(p, remove_oversampling=True)
             self._kspace, self._mask = data.kspace, data.mask
             self.is_multislice = self._kspace.ndim == 4
             self.num_slices = self._kspace.shape[0] if self.is_multislice else 1
             if data.noise is not None:
-                self._noise_whitening = noise_prewhitening_matrix(data.noise)
+                try:
+                    self._noise_whitening = noise_prewhitening_matrix(data.noise)
+                except MRIInputError as e:
+                    raise MRIInputError(
+                        f"{p}: the noise scans cannot pre-whiten the k-space ({e}). Remove the noise scans from the "
+                        "file (flag 19) to read it without pre-whitening."
+                    ) from None
         elif self.format in ("bart", "npy"):
             self._kspace = _read_kspace_array(p, self.format)
             self.is_multislice, self.num_slices = False, 1
@@ -103,7 +121,16 @@ class MRIVolume:
             self._volume, self.affine, _ = read_nifti(p)
             self.is_multislice = self._volume.ndim == 3
             if self.is_multislice:
-                self.slice_axis = slice_axis % 3
+                if isinstance(slice_axis, bool) or not isinstance(slice_axis, (int, np.integer)):
+                    raise MRIInputError(
+                        f"{p}: slice_axis={slice_axis!r} is not an integer; pass 0, 1 or 2 (or -3..-1)."
+                    )
+                if not -3 <= slice_axis < 3:
+                    raise MRIInputError(
+                        f"{p}: slice_axis={slice_axis} is not an axis of the 3-D volume {self._volume.shape}; pass "
+                        "0, 1 or 2 (or -3..-1)."
+                    )
+                self.slice_axis = int(slice_axis) % 3
             self.num_slices = self._volume.shape[self.slice_axis] if self.is_multislice else 1
         else:
             self.series = read_dicom_series(p)
@@ -140,10 +167,11 @@ class MRIVolume:
                 out["reference"] = data.reconstruction[0]
         elif self.format == "ismrmrd":
             kspace = self._kspace[i] if self.is_multislice else self._kspace
+            mask = self._mask[i] if self.is_multislice else self._mask  # (ky,): the lines of this slice
             if self._noise_whitening is not None:
                 kspace = prewhiten(kspace, self._noise_whitening)
             out["kspace"] = kspace.astype(np.complex64)
-            out["mask"] = np.broadcast_to(self._mask[:, None], kspace.shape[-2:]).astype(np.float32)
+            out["mask"] = np.broadcast_to(mask[:, None], kspace.shape[-2:]).astype(np.float32)
         elif self.format in ("bart", "npy"):
             out["kspace"] = self._kspace
         elif self.format == "nifti":
@@ -159,20 +187,35 @@ class MRIVolume:
 
 
 def _read_kspace_array(p: Path, fmt: str) -> np.ndarray:
+    """The (coils, H, W) complex64 k-space of a BART pair or a ``.npy`` file, checked: non-empty and finite."""
     if fmt == "bart":
-        kspace = kspace_from_cfl(p)
-    else:
-        try:
-            kspace = np.load(p, allow_pickle=False)
-        except (ValueError, OSError) as e:
-            raise MRIInputError(f"{p} is not a readable .npy array ({e}).") from e
-        if not np.iscomplexobj(kspace):
-            raise MRIInputError(f"{p} holds {kspace.dtype} values; k-space .npy files must be complex.")
-        if kspace.ndim == 2:
-            kspace = kspace[None]
-        if kspace.ndim != 3:
-            raise MRIInputError(f"{p}: k-space .npy must have shape (coils, H, W), got {kspace.shape}.")
-    return np.ascontiguousarray(kspace, dtype=np.complex64)
+        return kspace_from_cfl(p)
+    try:
+        # memory-mapped: a truncated file, or a header that promises more bytes than the file has, fails here
+        # instead of allocating what the header says; pickles (object arrays) are refused
+        kspace = np.load(p, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError, tokenize.TokenError) as e:  # TokenError: a corrupted header dict
+        raise MRIInputError(
+            f"{p} is not a readable k-space .npy array ({type(e).__name__}: {e}); save a complex (coils, H, W) array "
+            "with np.save (object arrays and pickles are refused)."
+        ) from None
+    if not np.iscomplexobj(kspace):
+        raise MRIInputError(
+            f"{p} holds {kspace.dtype} values; k-space .npy files must be complex (e.g. save real + 1j * imag)."
+        )
+    if kspace.ndim == 2:
+        kspace = kspace[None]
+    if kspace.ndim != 3:
+        raise MRIInputError(f"{p}: k-space .npy must have shape (coils, H, W), got {kspace.shape}.")
+    if kspace.size == 0:
+        raise MRIInputError(f"{p}: the k-space .npy has shape {kspace.shape}, with a zero-size axis; it holds no data.")
+    with np.errstate(over="ignore", invalid="ignore"):  # complex128 beyond complex64 becomes Inf, refused below
+        kspace = np.array(kspace, dtype=np.complex64, order="C")  # a copy: the memory map is released
+    if not np.isfinite(kspace).all():
+        raise MRIInputError(
+            f"{p}: the k-space contains NaN or Inf values (or values beyond complex64); the file is corrupt."
+        )
+    return kspace
 
 
 def load_mri_slice(path: str | os.PathLike, slice_index: int | None = None, slice_axis: int = -1) -> dict[str, Any]:
