@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
+import numpy as np
 from monai.data import Dataset
 
 from .errors import ImageInputError
@@ -27,7 +28,12 @@ class PairedImageDataset(Dataset):
         transform: the chain that crops, augments and scales the pair (random crops must use both keys).
         repeats: visits of each pair per epoch.
         exclude: names of pairs (as :func:`~monai_d3gm.apps.restoration.pairs.find_pairs` names them) left out, e.g.
-            the held-out test pairs.
+            the held-out test pairs; one string is one name.
+
+    Raises:
+        ImageInputError: no folder (or not a path), ``repeats`` not an integer >= 1, ``exclude`` not names or naming
+            unknown pairs, every pair excluded, an unreadable image, or a pair whose two images differ in size (see
+            also :func:`~monai_d3gm.apps.restoration.pairs.find_pairs`).
     """
 
     def __init__(
@@ -37,11 +43,24 @@ class PairedImageDataset(Dataset):
         repeats: int = 1,
         exclude: Sequence[str] = (),
     ) -> None:
-        dirs = [dataset_dirs] if isinstance(dataset_dirs, (str, os.PathLike)) else list(dataset_dirs)
+        if isinstance(dataset_dirs, (str, bytes, os.PathLike)):
+            dirs = [dataset_dirs]
+        elif isinstance(dataset_dirs, Iterable):
+            dirs = list(dataset_dirs)
+        else:
+            raise ImageInputError(
+                f"dataset_dirs must be a folder or a list of folders, got {type(dataset_dirs).__name__}; pass "
+                "--dataset_dir with degraded/clean sub-folders."
+            )
         if not dirs:
             raise ImageInputError("no dataset folder given; pass --dataset_dir with degraded/clean sub-folders.")
-        if repeats < 1:
-            raise ImageInputError(f"repeats must be >= 1, got {repeats}.")
+        if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+            raise ImageInputError(f"repeats must be an integer >= 1, got {repeats!r}.")
+        if isinstance(exclude, str):
+            exclude = [exclude]  # one name, not its characters
+        exclude = list(exclude) if isinstance(exclude, Iterable) else exclude
+        if not isinstance(exclude, list) or not all(isinstance(n, str) for n in exclude):
+            raise ImageInputError(f"exclude must be a list of pair names (strings), got {exclude!r:.80}.")
         items = []
         excluded = set(exclude)
         pairs = [p for d in dirs for p in find_pairs(d)]

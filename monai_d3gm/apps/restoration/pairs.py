@@ -63,26 +63,39 @@ def find_pairs(dataset_dir: str | os.PathLike) -> list[dict[str, str]]:
     """All degraded/clean pairs under ``dataset_dir``: ``[{"name", "input", "target"}, ...]``.
 
     Raises:
-        ImageInputError: the folder does not exist, holds no recognised pair of folders, or a degraded image has no
-            clean partner (the message lists the names that did not match).
+        ImageInputError: ``dataset_dir`` is not a path or not an existing folder, it holds no recognised pair of
+            folders, a degraded image has no clean partner or several (the message lists the names), or two pairs
+            would have the same name.
     """
+    if isinstance(dataset_dir, bytes):
+        dataset_dir = os.fsdecode(dataset_dir)
+    if not isinstance(dataset_dir, (str, os.PathLike)):
+        raise ImageInputError(
+            f"expected the path of a dataset folder, got {type(dataset_dir).__name__} {dataset_dir!r:.60}; pass a "
+            "folder with degraded and clean sub-folders."
+        )
     root = Path(dataset_dir)
     if not root.is_dir():
         raise ImageInputError(f"{root} is not a folder; pass a dataset folder with degraded and clean sub-folders.")
     pairs = []
     for degraded, clean in _pair_dirs(root):
-        targets: dict[str, Path] = {}
+        targets: dict[str, list[Path]] = {}
         for p in find_images(clean, recursive=True):
-            targets.setdefault(pair_key(p), p)
+            targets.setdefault(pair_key(p), []).append(p)
         unmatched = []
         for p in find_images(degraded, recursive=True):
-            t = targets.get(pair_key(p))
-            if t is None:
+            found = targets.get(pair_key(p), [])
+            if not found:
                 unmatched.append(p.name)
                 continue
+            if len(found) > 1:
+                raise ImageInputError(
+                    f"{p}: several clean images match it ({', '.join(str(t) for t in found[:3])}); keep one clean "
+                    "image per name (e.g. input/1.png and target/1.png)."
+                )
             rel = degraded.parent.relative_to(root)
             prefix = "" if rel == Path(".") else "_".join(rel.parts) + "_"
-            pairs.append({"name": prefix + p.stem, "input": str(p), "target": str(t)})
+            pairs.append({"name": prefix + p.stem, "input": str(p), "target": str(found[0])})
         if unmatched:
             raise ImageInputError(
                 f"{degraded}: no clean image in {clean} matches {unmatched[:5]}{' ...' if len(unmatched) > 5 else ''}; "
@@ -93,4 +106,12 @@ def find_pairs(dataset_dir: str | os.PathLike) -> list[dict[str, str]]:
             f"{root} holds no image pairs: expected sub-folders such as input/ + target/, rain/ + norain/, hazy/ + GT/ "
             "or LQ/ + GT/ with matching file names."
         )
+    seen: dict[str, str] = {}
+    for pair in pairs:
+        if pair["name"] in seen:
+            raise ImageInputError(
+                f"{root}: two pairs would both be named {pair['name']!r} ({seen[pair['name']]} and {pair['input']}); "
+                "pair names key held-out lists and output folders, so rename one of the degraded images."
+            )
+        seen[pair["name"]] = pair["input"]
     return pairs

@@ -82,6 +82,8 @@ class DicomSeries:
 
 
 def _list_files(folder_or_files: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+    if isinstance(folder_or_files, bytes):
+        folder_or_files = os.fsdecode(folder_or_files)
     if isinstance(folder_or_files, (str, os.PathLike)):
         folder = Path(folder_or_files)
         if folder.is_dir():
@@ -94,7 +96,18 @@ def _list_files(folder_or_files: str | os.PathLike | Sequence[str | os.PathLike]
         if folder.is_file():
             return [folder]
         raise MRIInputError(f"{folder}: no such folder or file; pass a folder holding one DICOM series.")
-    files = [Path(p) for p in folder_or_files]
+    if not isinstance(folder_or_files, Sequence):
+        raise MRIInputError(
+            f"read_dicom_series: expected a folder or a list of DICOM files, got {type(folder_or_files).__name__} "
+            f"{folder_or_files!r:.80}; pass the series folder's path."
+        )
+    bad = [p for p in folder_or_files if not isinstance(p, (str, bytes, os.PathLike))]
+    if bad:
+        raise MRIInputError(
+            f"read_dicom_series: the list of files holds {type(bad[0]).__name__} {bad[0]!r:.80}, not a path; pass the "
+            "paths of the series' DICOM files."
+        )
+    files = [Path(os.fsdecode(p)) for p in folder_or_files]
     if not files:
         raise MRIInputError("read_dicom_series: the list of files is empty; pass the files of one DICOM series.")
     for p in files:
@@ -103,14 +116,64 @@ def _list_files(folder_or_files: str | os.PathLike | Sequence[str | os.PathLike]
     return files
 
 
-def _floats(ds: Any, tag: str, n: int, path: Path) -> np.ndarray:
+def _value(ds: Any, tag: str, path: Path) -> Any:
+    """The value of ``tag`` in ``ds``, None when it is absent or empty.
+
+    Raises:
+        MRIInputError: pydicom cannot parse the stored value (a corrupted header).
+    """
+    if tag not in ds:
+        return None
     try:
-        values = np.array([float(v) for v in ds[tag].value], dtype=np.float64)
+        value = ds[tag].value
+    except Exception as e:  # pydicom parses values lazily: a corrupt one raises ValueError, struct.error...
+        raise MRIInputError(
+            f"{path}: the {tag} element cannot be parsed ({type(e).__name__}: {e}); the file's header is corrupted."
+        ) from None
+    return None if value is None or (isinstance(value, (str, bytes)) and not value) else value
+
+
+def _number(ds: Any, tag: str, path: Path, default: float | None = None, positive: bool = False) -> float:
+    """``tag`` as one finite number (``default`` when absent; when ``positive``, it must be > 0).
+
+    Raises:
+        MRIInputError: the value is not one finite (positive) number, or it is absent and there is no default.
+    """
+    value = _value(ds, tag, path)
+    if value is None and default is not None:
+        return default
+    try:
+        number = float(value)  # a multi-valued element raises TypeError
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not np.isfinite(number) or (positive and number <= 0):
+        raise MRIInputError(
+            f"{path}: {tag} = {value!r:.80} is not one finite{' positive' if positive else ''} number; the file's "
+            "header is broken. Pass a series with valid values."
+        )
+    return number
+
+
+def _floats(ds: Any, tag: str, n: int, path: Path) -> np.ndarray:
+    value = _value(ds, tag, path)
+    try:
+        values = np.array([float(v) for v in value], dtype=np.float64)
     except (TypeError, ValueError):
         values = np.zeros(0)
     if values.shape != (n,) or not np.isfinite(values).all():
-        raise MRIInputError(f"{path}: {tag} = {ds.get(tag)!r} is not {n} numbers; the file's geometry is broken.")
+        raise MRIInputError(f"{path}: {tag} = {value!r:.80} is not {n} numbers; the file's geometry is broken.")
     return values
+
+
+def _slice_step(ds: Any, path: Path) -> float:
+    """The slice step of a one-slice series: SpacingBetweenSlices, else SliceThickness, else 1 mm (the first that is
+    a finite positive number)."""
+    for tag in ("SpacingBetweenSlices", "SliceThickness"):
+        try:
+            return _number(ds, tag, path, positive=True)
+        except MRIInputError:
+            continue
+    return 1.0
 
 
 def read_dicom_series(
@@ -129,9 +192,11 @@ def read_dicom_series(
         :class:`DicomSeries` with ``volume`` float32 ``(slices, rows, cols)`` and an RAS+ ``affine``.
 
     Raises:
-        MRIInputError: no files, an unreadable or non-DICOM file, several series without ``series_uid``, missing
-            pixel data or geometry tags, multi-frame files, mixed geometry (orientation, rows/columns, pixel spacing),
-            duplicate slice positions, unevenly spaced slices.
+        MRIInputError: no files (or not a path), an unreadable or non-DICOM file, several series without
+            ``series_uid``, missing pixel data or geometry tags, unparseable or non-finite header values (geometry,
+            Rows/Columns, RescaleSlope/RescaleIntercept, NumberOfFrames), non-positive pixel spacing, multi-frame files,
+            mixed geometry (orientation, rows/columns, pixel spacing), duplicate slice positions, unevenly spaced
+            slices, undecodable pixel data, NaN/Inf pixel values.
     """
     import pydicom
     from pydicom.errors import InvalidDicomError
@@ -152,14 +217,16 @@ def read_dicom_series(
             ) from None
 
     uids: dict[str, list[Path]] = {}
-    for p, ds in zip(files, datasets):
-        uids.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append(p)
+    series = [str(_value(ds, "SeriesInstanceUID", p) or "") for p, ds in zip(files, datasets)]
+    for p, uid in zip(files, series):
+        uids.setdefault(uid, []).append(p)
     if series_uid is not None:
         if series_uid not in uids:
             raise MRIInputError(
-                f"read_dicom_series: SeriesInstanceUID {series_uid} is not among the files' series {sorted(uids)}."
+                f"{files[0].parent}: SeriesInstanceUID {series_uid} is not among the files' series {sorted(uids)}; "
+                "pass one of those as series_uid."
             )
-        keep = [i for i, ds in enumerate(datasets) if str(ds.get("SeriesInstanceUID", "")) == series_uid]
+        keep = [i for i, uid in enumerate(series) if uid == series_uid]
         files, datasets = [files[i] for i in keep], [datasets[i] for i in keep]
     elif len(uids) > 1:
         listing = "; ".join(f"{uid} ({len(ps)} files, e.g. {ps[0].name})" for uid, ps in sorted(uids.items()))
@@ -171,12 +238,13 @@ def read_dicom_series(
     for p, ds in zip(files, datasets):
         if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
             raise MRIInputError(f"{p}: missing pixel data (no PixelData element); it is not an image slice.")
-        if int(ds.get("NumberOfFrames", 1) or 1) > 1:
+        frames = _number(ds, "NumberOfFrames", p, default=1.0)
+        if frames > 1:
             raise MRIInputError(
-                f"{p}: multi-frame (enhanced) DICOM with {ds.NumberOfFrames} frames; this reader takes single-frame "
-                "series. Convert it (e.g. with dcm2niix or emf2sf) first."
+                f"{p}: multi-frame (enhanced) DICOM with {frames:g} frames; this reader takes single-frame series. "
+                "Convert it (e.g. with dcm2niix or emf2sf) first."
             )
-        missing = [t for t in _GEOMETRY_TAGS if t not in ds or ds[t].value in (None, "")]
+        missing = [t for t in _GEOMETRY_TAGS if _value(ds, t, p) is None]
         if missing:
             raise MRIInputError(
                 f"{p}: missing geometry tags {missing}; the slice cannot be placed in space. Pass a series that has "
@@ -186,14 +254,19 @@ def read_dicom_series(
     first = files[0]
     iop0 = _floats(datasets[0], "ImageOrientationPatient", 6, first)
     ps0 = _floats(datasets[0], "PixelSpacing", 2, first)
-    shape0 = (int(datasets[0].Rows), int(datasets[0].Columns))
+    if (ps0 <= 0).any():
+        raise MRIInputError(
+            f"{first}: PixelSpacing {ps0.tolist()} is not positive; the file's geometry is broken. Pass a series with "
+            "valid pixel spacing."
+        )
+    shape0 = _matrix(datasets[0], first)
     for p, ds in zip(files, datasets):
         problems = []
         iop = _floats(ds, "ImageOrientationPatient", 6, p)
         if not np.allclose(iop, iop0, atol=1e-4):
             problems.append(f"ImageOrientationPatient {iop.tolist()} vs {iop0.tolist()}")
-        if (int(ds.Rows), int(ds.Columns)) != shape0:
-            problems.append(f"Rows/Columns {(int(ds.Rows), int(ds.Columns))} vs {shape0}")
+        if _matrix(ds, p) != shape0:
+            problems.append(f"Rows/Columns {_matrix(ds, p)} vs {shape0}")
         pixel_spacing = _floats(ds, "PixelSpacing", 2, p)
         if not np.allclose(pixel_spacing, ps0, rtol=1e-4, atol=1e-6):
             problems.append(f"PixelSpacing {pixel_spacing.tolist()} vs {ps0.tolist()}")
@@ -205,7 +278,8 @@ def read_dicom_series(
 
     row_dir, col_dir = iop0[:3], iop0[3:]
     normal = np.cross(row_dir, col_dir)
-    if not np.isclose(np.linalg.norm(normal), 1.0, atol=1e-3):
+    unit = np.allclose(np.linalg.norm(iop0.reshape(2, 3), axis=1), 1.0, atol=1e-3)
+    if not unit or not np.isclose(np.linalg.norm(normal), 1.0, atol=1e-3):
         raise MRIInputError(
             f"{first}: ImageOrientationPatient {iop0.tolist()} is not two orthogonal unit vectors; the geometry is "
             "broken."
@@ -233,10 +307,9 @@ def read_dicom_series(
     if len(files) > 1:
         step = (positions[-1] - positions[0]) / (len(files) - 1)
     else:
-        thickness = float(datasets[0].get("SpacingBetweenSlices", 0) or datasets[0].get("SliceThickness", 0) or 1.0)
-        step = normal * thickness
+        step = normal * _slice_step(datasets[0], first)
 
-    volume = np.empty((len(files), *shape0), dtype=np.float32)
+    volume = np.empty((0, *shape0), dtype=np.float32)  # allocated once the first slice has decoded
     for k, (p, ds) in enumerate(zip(files, datasets)):
         try:
             pixels = np.asarray(ds.pixel_array)
@@ -250,10 +323,21 @@ def read_dicom_series(
                 f"{p}: pixel data of shape {pixels.shape}, not Rows x Columns = {shape0}; colour or multi-frame "
                 "images are not supported."
             )
-        slope = float(ds.get("RescaleSlope", 1) or 1)
-        intercept = float(ds.get("RescaleIntercept", 0) or 0)
-        volume[k] = pixels.astype(np.float32) * np.float32(slope) + np.float32(intercept)
-        del ds.PixelData
+        _check_excess_pixel_data(ds, p, pixels)
+        slope = _number(ds, "RescaleSlope", p, default=1.0) or 1.0
+        intercept = _number(ds, "RescaleIntercept", p, default=0.0)
+        if k == 0:
+            volume = np.empty((len(files), *shape0), dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            volume[k] = pixels.astype(np.float32) * np.float32(slope) + np.float32(intercept)
+        if not np.isfinite(volume[k]).all():
+            raise MRIInputError(
+                f"{p}: the pixel values are NaN or Inf after RescaleSlope {slope:g} / RescaleIntercept "
+                f"{intercept:g} (float32); the file is corrupted. Pass a series with finite values."
+            )
+        for tag in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"):
+            if tag in ds:
+                del ds[tag]
 
     affine_lps = np.eye(4)
     affine_lps[:3, 0] = step
@@ -262,6 +346,31 @@ def read_dicom_series(
     affine_lps[:3, 3] = positions[0]
     spacing = (float(np.linalg.norm(step)), float(ps0[0]), float(ps0[1]))
     return DicomSeries(volume=volume, affine=LPS_TO_RAS @ affine_lps, datasets=datasets, spacing=spacing, files=files)
+
+
+def _check_excess_pixel_data(ds: Any, path: Path, pixels: np.ndarray) -> None:
+    """Refuse uncompressed pixel data longer than Rows x Columns x BitsAllocated (plus the one padding byte): pydicom
+    decodes the first Rows x Columns values of it, which scrambles the image when Rows or Columns is wrong."""
+    transfer_syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if transfer_syntax is not None and getattr(transfer_syntax, "is_compressed", False):
+        return
+    keyword = next(k for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData") if k in ds)
+    stored = len(ds[keyword].value or b"")
+    bits = _number(ds, "BitsAllocated", path, default=8.0 * pixels.itemsize)
+    needed = -(-pixels.size * int(bits) // 8)
+    if stored > needed + 1:
+        raise MRIInputError(
+            f"{path}: {keyword} holds {stored} bytes but Rows x Columns = {pixels.shape} of {int(bits)} bits need "
+            f"{needed}; Rows/Columns (or BitsAllocated) are wrong, so the image would be scrambled."
+        )
+
+
+def _matrix(ds: Any, path: Path) -> tuple[int, int]:
+    """``(Rows, Columns)``, each a whole number >= 1."""
+    shape = (_number(ds, "Rows", path), _number(ds, "Columns", path))
+    if any(n < 1 or n != int(n) for n in shape):
+        raise MRIInputError(f"{path}: Rows x Columns = {shape} is not a valid image matrix; the file is corrupted.")
+    return int(shape[0]), int(shape[1])
 
 
 def _ds_number(value: float) -> tuple[str, float]:

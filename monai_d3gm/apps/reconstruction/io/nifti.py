@@ -38,8 +38,9 @@ def read_nifti(path: str | os.PathLike, allow_4d: bool = False) -> tuple[np.ndar
         (sform when its code is set, else qform), and the nibabel header (a copy).
 
     Raises:
-        MRIInputError: missing, unreadable, truncated or non-NIfTI file; 4-D image without ``allow_4d``; more than
-            4 dims; empty or all-NaN image.
+        MRIInputError: missing, unreadable, truncated or non-NIfTI file (including a header whose shape needs more
+            data than the file holds); 4-D image without ``allow_4d``; more than 4 dims; complex or RGB voxels; empty
+            image; NaN/Inf voxels (after scaling); an affine that is not finite and invertible.
     """
     import nibabel as nib
 
@@ -63,6 +64,19 @@ def read_nifti(path: str | os.PathLike, allow_4d: bool = False) -> tuple[np.ndar
         )
     if len(shape) < 2:
         raise MRIInputError(f"{path}: NIfTI image of shape {shape} is not a 2-D or 3-D image.")
+    if any(s <= 0 for s in shape):
+        raise MRIInputError(
+            f"{path}: the NIfTI image is empty (shape {shape}); pass an image with voxels (a negative size means "
+            "a corrupted header)."
+        )
+    dtype = img.get_data_dtype()
+    if dtype.kind == "c" or dtype.fields is not None:
+        what = f"complex-valued ({dtype})" if dtype.kind == "c" else f"colour ({'/'.join(dtype.names)} channels)"
+        raise MRIInputError(
+            f"{path}: the NIfTI voxels are {what}; a real-valued grey-level image is expected. Save the magnitude "
+            "(e.g. np.abs) or one channel as a real NIfTI first."
+        )
+    _check_data_size(path, img)
     try:
         array = np.asarray(img.get_fdata(dtype=np.float32), dtype=np.float32).reshape(shape)
     except Exception as e:  # truncated data raises EOFError, OSError, ValueError, zlib.error...
@@ -70,12 +84,62 @@ def read_nifti(path: str | os.PathLike, allow_4d: bool = False) -> tuple[np.ndar
             f"{path}: the image data cannot be read ({type(e).__name__}: {e}); the file is probably truncated or "
             "corrupted. Copy or download it again."
         ) from None
-    if array.size == 0:
-        raise MRIInputError(f"{path}: the NIfTI image is empty (shape {shape}); pass an image with voxels.")
+    finite = np.isfinite(array)
     if np.isnan(array).all():
         raise MRIInputError(f"{path}: the NIfTI image holds only NaN values; it has no usable data.")
+    if not finite.all():
+        raise MRIInputError(
+            f"{path}: {int(array.size - finite.sum())} of {array.size} voxels are NaN or Inf (after scl_slope/"
+            "scl_inter scaling, in float32); replace them first (e.g. fslmaths in.nii.gz -nan out.nii.gz, or "
+            "np.nan_to_num)."
+        )
     affine = np.asarray(img.affine, dtype=np.float64)
+    if affine.shape != (4, 4) or not np.isfinite(affine).all() or np.linalg.matrix_rank(affine[:3, :3]) < 3:
+        raise MRIInputError(
+            f"{path}: the voxel-to-world affine (sform_code={int(img.header['sform_code'])}, "
+            f"qform_code={int(img.header['qform_code'])}) is not a finite, invertible matrix: "
+            f"{np.array2string(affine, precision=4).replace(chr(10), ' ')}; fix the header's sform/qform or pixdim "
+            "(e.g. nibabel's img.set_sform(affine, code=1), or fslorient -copyqform2sform)."
+        )
     return array, affine, img.header.copy()
+
+
+def _check_data_size(path: str, img: Any) -> None:
+    """Refuse a header whose shape needs more voxel data than the file holds, before allocating that much memory.
+
+    An uncompressed file's size is compared with ``vox_offset + voxels * itemsize``; a compressed file declaring
+    more than 256 MiB is decompressed once, in chunks, to count its bytes (a corrupt ``dim`` would otherwise make
+    nibabel allocate the declared size first).
+    """
+    import gzip
+
+    proxy = img.dataobj
+    offset = int(getattr(proxy, "offset", 0))
+    needed = offset + int(np.prod(img.shape, dtype=np.float64)) * img.get_data_dtype().itemsize
+    if path.lower().endswith(".gz"):
+        if needed <= 256 * 2**20:
+            return
+        found = 0
+        try:
+            with gzip.open(path, "rb") as f:
+                while found < needed:
+                    chunk = f.read(16 * 2**20)
+                    if not chunk:
+                        break
+                    found += len(chunk)
+        except Exception as e:  # truncated or corrupt gzip stream
+            raise MRIInputError(
+                f"{path}: the compressed data cannot be read ({type(e).__name__}: {e}); the file is truncated or "
+                "corrupted. Copy or download it again."
+            ) from None
+    else:
+        found = os.path.getsize(path)
+    if found < needed:
+        raise MRIInputError(
+            f"{path}: the header declares shape {tuple(img.shape)} of {img.get_data_dtype()} at offset {offset} "
+            f"({needed} bytes) but the {'uncompressed ' if path.lower().endswith('.gz') else ''}file holds "
+            f"{found} bytes; the file is truncated or its header is corrupted. Copy or download it again."
+        )
 
 
 def write_nifti(array: np.ndarray, affine: np.ndarray, path: str | os.PathLike, header: Any = None) -> Path:
