@@ -59,6 +59,13 @@ def find_photo_cases(
             refs = {pair_key(f): f for f in find_images(r)}
         else:
             raise ImageInputError(f"reference_path {r} is neither a photo (for one input) nor a folder of photos.")
+    stems = [f.stem for f in photos]
+    clashes = sorted({s for s in stems if stems.count(s) > 1})
+    if clashes:  # their outputs would overwrite each other
+        raise ImageInputError(
+            f"{p} holds several photos named {clashes[0]!r} with different suffixes; their outputs would share a "
+            "folder. Rename or move all but one."
+        )
     return [
         {"name": f.stem, "input": str(f), "reference": str(refs[pair_key(f)]) if pair_key(f) in refs else None}
         for f in photos

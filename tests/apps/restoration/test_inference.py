@@ -71,6 +71,11 @@ def test_bad_inputs_fail_before_any_output(tmp_path, restorer):
     assert not (tmp_path / "out").exists()
     with pytest.raises(ImageInputError, match="does not exist"):
         ImageRestorationRunner(restorer, tmp_path / "out", tmp_path / "missing.png")()
+    _save(tmp_path / "clash" / "1.png")
+    _save(tmp_path / "clash" / "1.jpg")
+    with pytest.raises(ImageInputError, match="several photos named '1'"):  # both wrote to out/1/
+        ImageRestorationRunner(restorer, tmp_path / "out", tmp_path / "clash")()
+    assert not (tmp_path / "out").exists()
     with pytest.raises(ImageInputError, match=r"shape \(3, H, W\)"):
         restorer(np.zeros((4, 8, 8), np.float32))
     with pytest.raises(ImageInputError, match=r"\[0, 1\]"):
