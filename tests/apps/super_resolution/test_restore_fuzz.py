@@ -50,7 +50,8 @@ def test_super_resolver_takes_any_slice_or_names_the_problem(image, simulate):
     )
     if result is not None:
         assert result["output"].ndim == 2 and torch.isfinite(result["output"]).all()
-        assert all(np.isfinite(list(m.values())).all() for m in result["metrics"].values())
+        # a perfect match scores PSNR inf (a constant slice is restored exactly by sinc), but never NaN
+        assert not any(np.isnan(list(m.values())).any() for m in result["metrics"].values())
 
 
 def test_regressions_found_by_fuzzing():
