@@ -23,15 +23,17 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MAX_PIXELS = 200_000_000
 
 
-def _as_path(path: object) -> Path:
-    """``path`` as a :class:`~pathlib.Path`; anything but a str, bytes or path-like raises :class:`ImageInputError`."""
+def as_path(
+    path: object,
+    what: str = "a photo",
+    fix: str = "pass a PNG/JPEG file name (or, to the transforms, a (3, H, W) array)",
+) -> Path:
+    """``path`` as a :class:`~pathlib.Path`; anything but a str, bytes or path-like raises :class:`ImageInputError`
+    saying that the path of ``what`` was expected, and ``fix``."""
     if isinstance(path, bytes):
         path = os.fsdecode(path)
     if not isinstance(path, (str, os.PathLike)):
-        raise ImageInputError(
-            f"expected the path of a photo, got {type(path).__name__} {path!r:.60}; pass a PNG/JPEG file name (or, "
-            "to the transforms, a (3, H, W) array)."
-        )
+        raise ImageInputError(f"expected the path of {what}, got {type(path).__name__} {path!r:.60}; {fix}.")
     return Path(path)
 
 
@@ -65,7 +67,7 @@ def read_rgb_uint8(path: str | os.PathLike) -> np.ndarray:
     """
     from PIL import Image, UnidentifiedImageError
 
-    p = _as_path(path)
+    p = as_path(path)
     if not p.is_file():
         raise ImageInputError(f"{p} does not exist or is not a file; pass a PNG/JPEG file or a folder of them.")
     try:

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 from .errors import ImageInputError
-from .io import IMAGE_SUFFIXES
+from .io import IMAGE_SUFFIXES, as_path
 
 __all__ = ["find_images", "find_pairs", "DEGRADED_DIRS", "CLEAN_DIRS"]
 
@@ -67,14 +67,7 @@ def find_pairs(dataset_dir: str | os.PathLike) -> list[dict[str, str]]:
             folders, a degraded image has no clean partner or several (the message lists the names), or two pairs
             would have the same name.
     """
-    if isinstance(dataset_dir, bytes):
-        dataset_dir = os.fsdecode(dataset_dir)
-    if not isinstance(dataset_dir, (str, os.PathLike)):
-        raise ImageInputError(
-            f"expected the path of a dataset folder, got {type(dataset_dir).__name__} {dataset_dir!r:.60}; pass a "
-            "folder with degraded and clean sub-folders."
-        )
-    root = Path(dataset_dir)
+    root = as_path(dataset_dir, "a dataset folder", "pass a folder with degraded and clean sub-folders")
     if not root.is_dir():
         raise ImageInputError(f"{root} is not a folder; pass a dataset folder with degraded and clean sub-folders.")
     pairs = []
