@@ -103,3 +103,35 @@ def arrays(max_ndim: int = 5, max_side: int = 9, dtypes: Sequence[str] = FUZZ_DT
         return out, f"shape {shape} {dtype} {values}"
 
     return build()
+
+
+def describe_value(value: Any) -> str:
+    """A short description of a fuzzed value: type, dtype and shape for arrays, else its repr (80 characters)."""
+    if hasattr(value, "dtype") and hasattr(value, "shape"):
+        return f"{type(value).__name__} {value.dtype} {tuple(value.shape)}"
+    return f"{type(value).__name__} {value!r}"[:80]
+
+
+def all_finite(value: Any) -> bool:
+    """Whether a numpy array or tensor holds no NaN/Inf (integer and bool arrays always do)."""
+    import numpy as np
+    import torch
+
+    t = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+    return bool(torch.isfinite(t).all()) if t.is_floating_point() or t.is_complex() else True
+
+
+def one_bad(valid: dict, bad: dict):
+    """Hypothesis strategy: keyword arguments drawn from ``valid`` (name -> strategy), and in a third of the examples
+    one of them replaced by a value from ``bad`` (name -> list of bad values)."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def build(draw) -> dict:
+        kwargs = {name: draw(strategy) for name, strategy in valid.items()}
+        if draw(st.integers(0, 2)) == 0:
+            name = draw(st.sampled_from(sorted(bad)))
+            kwargs[name] = draw(st.sampled_from(bad[name]))
+        return kwargs
+
+    return build()

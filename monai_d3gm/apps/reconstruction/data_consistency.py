@@ -35,7 +35,8 @@ import torch
 from ...networks.schedulers import D3GMScheduler
 from ...networks.schedulers.noise import NoiseSource, randn
 from .errors import MRIInputError
-from .fft import channels_to_complex, complex_to_channels, fft2c, ifft2c
+from .fft import channels_to_complex, complex_to_channels, fft2c, ifft2c, tensor_input
+from .masks import _check_number
 from .sense import SenseOperator, conjugate_gradient
 
 __all__ = ["KspaceDataConsistency", "HardDataConsistency", "SoftDataConsistency", "SenseDataConsistency"]
@@ -67,7 +68,7 @@ class KspaceDataConsistency:
         multicoil: bool = False,
     ) -> None:
         name = type(self).__name__
-        k = torch.as_tensor(kspace)
+        k = tensor_input(kspace, f"{name}: kspace")
         if not k.is_complex():
             raise MRIInputError(
                 f"{name}: kspace must be a complex tensor, got dtype {k.dtype} with shape {tuple(k.shape)}; build it "
@@ -87,11 +88,13 @@ class KspaceDataConsistency:
                     f"{name}: single-coil kspace must have shape (B, H, W) or (B, 1, H, W), got {tuple(k.shape)}; "
                     "for multi-coil k-space use SenseDataConsistency with coil maps."
                 )
+        if 0 in k.shape:
+            raise MRIInputError(f"{name}: kspace of shape {tuple(k.shape)} is empty; pass the measured k-space.")
         if not bool(torch.isfinite(k).all()):
             raise MRIInputError(
                 f"{name}: kspace of shape {tuple(k.shape)} contains NaN or Inf values; clean or re-read the data."
             )
-        m = torch.as_tensor(mask)
+        m = tensor_input(mask, f"{name}: mask")
         if m.is_complex() or m.ndim not in (2, 3, 4) or (m.ndim == 4 and m.shape[1] != 1):
             raise MRIInputError(
                 f"{name}: mask must be real with shape (H, W), (B, H, W) or (B, 1, H, W), got {m.dtype} "
@@ -121,7 +124,8 @@ class KspaceDataConsistency:
             self.kspace = self.kspace.to(device)
             self.mask = self.mask.to(device)
 
-    def _check_sample(self, sample: torch.Tensor) -> None:
+    def _check_sample(self, sample: torch.Tensor) -> torch.Tensor:
+        """Validate x_t; returns it in the precision the FFTs run in (float32 for half or bfloat16 samples)."""
         name = type(self).__name__
         ok = isinstance(sample, torch.Tensor) and sample.is_floating_point() and sample.ndim == 4
         if not ok or sample.shape[1] != 2 or tuple(sample.shape[-2:]) != self.shape:
@@ -135,6 +139,7 @@ class KspaceDataConsistency:
                 f"{name}: sample has batch size {sample.shape[0]} but the k-space has {self.kspace.shape[0]}; give one "
                 "k-space per sample (or a single one shared by all)."
             )
+        return sample if sample.dtype in (torch.float32, torch.float64) else sample.float()
 
     def noise_std(self, timestep: int | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
         """sqrt(v_t), the standard deviation per real part of x_t at ``timestep`` (0 without scheduler or at t = 0).
@@ -144,10 +149,24 @@ class KspaceDataConsistency:
         """
         if self.scheduler is None:
             return 0.0
+        name = type(self).__name__
         if isinstance(timestep, torch.Tensor) and timestep.ndim > 0:
+            if timestep.is_complex() or timestep.numel() not in (1, like.shape[0]):
+                raise MRIInputError(
+                    f"{name}: timestep must be one integer step or one per sample ({like.shape[0]}), got "
+                    f"{timestep.dtype} of shape {tuple(timestep.shape)}."
+                )
             std = self.scheduler.marginal_std(timestep.long().cpu())
             return std.to(device=like.device, dtype=like.real.dtype).reshape(-1, 1, 1, 1)
-        t = int(timestep)
+        try:
+            t = int(timestep)
+            whole = bool(t == timestep)
+        except (TypeError, ValueError, OverflowError, RuntimeError):
+            whole = False
+        if not whole:
+            raise MRIInputError(
+                f"{name}: timestep must be an integer step in [0, num_train_timesteps], got {timestep!r}."
+            )
         return 0.0 if t == 0 else float(self.scheduler.marginal_std(t))
 
     @staticmethod
@@ -199,19 +218,20 @@ class SoftDataConsistency(KspaceDataConsistency):
         generator: NoiseSource = None,
     ) -> None:
         super().__init__(kspace, mask, scheduler, generator, multicoil=False)
-        if not 0.0 <= float(weight) <= 1.0:
+        weight = _check_number(weight, f"{type(self).__name__}: weight")
+        if not 0.0 <= weight <= 1.0:
             raise MRIInputError(
                 f"{type(self).__name__}: weight must lie in [0, 1] (1 = hard replacement), got {weight}."
             )
-        self.weight = float(weight)
+        self.weight = weight
 
     def __call__(self, sample: torch.Tensor, timestep: int | torch.Tensor) -> torch.Tensor:
         """Apply data consistency to x_t (real (B, 2, H, W)) at step ``timestep``; returns the same shape."""
-        self._check_sample(sample)
+        x = self._check_sample(sample)
         if self.weight == 0.0:
             return sample
         self._to(sample.device)
-        k = fft2c(channels_to_complex(sample))
+        k = fft2c(channels_to_complex(x))
         std = self.noise_std(timestep, k)
         w = self.weight
         target = self.noisy_measurement(k, std, scale=float(np.sqrt((2.0 - w) / w)))
@@ -277,7 +297,7 @@ class SenseDataConsistency(KspaceDataConsistency):
         super().__init__(kspace, mask, scheduler, generator, multicoil=True)
         name = type(self).__name__
         if maps is not None:
-            maps = torch.as_tensor(maps)
+            maps = tensor_input(maps, f"{name}: maps")
             m4 = maps[None] if maps.ndim == 3 else maps
             if not maps.is_complex() or m4.ndim != 4 or m4.shape[1:] != self.kspace.shape[1:]:
                 raise MRIInputError(
@@ -293,13 +313,14 @@ class SenseDataConsistency(KspaceDataConsistency):
             raise MRIInputError(
                 f"{name}: {self.kspace.shape[1]}-coil k-space needs coil maps (e.g. espirit_maps(kspace[0]))."
             )
-        if int(iterations) < 1:
-            raise MRIInputError(f"{name}: iterations must be >= 1, got {iterations}.")
-        if not float(lam) > 0:
+        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 1:
+            raise MRIInputError(f"{name}: iterations must be an integer >= 1, got {iterations!r}.")
+        lam = _check_number(lam, f"{name}: lam")
+        if not lam > 0:
             raise MRIInputError(f"{name}: lam must be > 0, got {lam}.")
         self.operator = SenseOperator(maps, self.mask)
         self.iterations = int(iterations)
-        self.lam = float(lam)
+        self.lam = lam
         self._adjoint_y: torch.Tensor | None = None
 
     def _to(self, device: torch.device) -> None:
@@ -310,9 +331,8 @@ class SenseDataConsistency(KspaceDataConsistency):
 
     def __call__(self, sample: torch.Tensor, timestep: int | torch.Tensor) -> torch.Tensor:
         """Apply data consistency to x_t (real (B, 2, H, W)) at step ``timestep``; returns the same shape."""
-        self._check_sample(sample)
+        x = channels_to_complex(self._check_sample(sample))[:, 0]
         self._to(sample.device)
-        x = channels_to_complex(sample)[:, 0]
         op, lam = self.operator, self.lam
         if self._adjoint_y is None or self._adjoint_y.dtype != x.dtype:
             self._adjoint_y = op.adjoint(self.kspace.to(x.dtype))

@@ -17,13 +17,42 @@ These are the same transforms as MONAI's :func:`monai.networks.blocks.fft_utils_
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import torch
 
+from ...errors import D3GMInputError
 from .errors import MRIInputError
 
-__all__ = ["fft2c", "ifft2c", "complex_to_channels", "channels_to_complex"]
+__all__ = ["fft2c", "ifft2c", "complex_to_channels", "channels_to_complex", "tensor_input"]
 
 _DIMS = (-2, -1)
+
+
+def tensor_input(value: Any, name: str, error: type[D3GMInputError] = MRIInputError) -> torch.Tensor:
+    """``torch.as_tensor(value)`` for an array handed in by a caller, refusing what is not a numeric array.
+
+    Args:
+        value: a torch tensor (returned as is), a numpy array or a nested list of numbers.
+        name: the argument's name, for the message.
+        error: the exception type raised.
+
+    Raises:
+        error: ``value`` is None, a string, a ragged list, an object array or of a dtype torch cannot hold.
+    """
+    if isinstance(value, torch.Tensor):
+        return value
+    try:
+        array = np.asarray(value)
+        if array.dtype.kind not in "biufc":
+            raise TypeError(f"dtype {array.dtype} is not numeric")
+        return torch.as_tensor(array)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise error(
+            f"{name} must be a numeric array (a torch tensor, a numpy array or a nested list of numbers), got "
+            f"{type(value).__name__} ({err}); pass the image or k-space data itself."
+        ) from err
 
 
 def _check_complex(x: torch.Tensor, name: str) -> None:
@@ -36,6 +65,13 @@ def _check_complex(x: torch.Tensor, name: str) -> None:
         )
     if x.ndim < 2:
         raise MRIInputError(f"{name} expects at least 2 dimensions (..., H, W), got shape {tuple(x.shape)}.")
+    if x.numel() == 0:
+        raise MRIInputError(f"{name} expects a non-empty tensor (..., H, W), got shape {tuple(x.shape)}.")
+    if x.dtype == torch.complex32 and x.device.type != "cuda":
+        raise MRIInputError(
+            f"{name}: the CPU FFT has no complex32 (half precision) support, got shape {tuple(x.shape)}; convert with "
+            "x.to(torch.complex64)."
+        )
 
 
 def fft2c(x: torch.Tensor) -> torch.Tensor:
@@ -108,6 +144,11 @@ def channels_to_complex(x: torch.Tensor) -> torch.Tensor:
         raise MRIInputError(
             f"channels_to_complex expects a real floating tensor (B, 2C, *spatial), got {dtype}; a complex tensor "
             "needs no conversion (complex_to_channels is the inverse)."
+        )
+    if x.dtype not in (torch.float16, torch.float32, torch.float64):
+        raise MRIInputError(
+            f"channels_to_complex has no complex type for {x.dtype} channels (shape {tuple(x.shape)}); convert them "
+            "with x.float() first."
         )
     if x.ndim < 2 or x.shape[1] % 2:
         raise MRIInputError(

@@ -16,6 +16,8 @@ broadcast against (B, H, W) single-coil and (B, C, H, W) multi-coil k-space.
 
 from __future__ import annotations
 
+import math
+import operator
 import re
 from collections.abc import Sequence
 from os import PathLike
@@ -25,6 +27,7 @@ import numpy as np
 import torch
 
 from .errors import MRIInputError
+from .fft import tensor_input
 
 __all__ = [
     "CartesianMask",
@@ -43,7 +46,7 @@ _DIRECTIONS = ("phase", "frequency")
 def mask_line_axis(direction: str) -> int:
     """The axis of an (H, W) array along which a ``direction`` mask varies: -1 (W) for "phase", -2 (H) for
     "frequency"."""
-    if direction not in _DIRECTIONS:
+    if not isinstance(direction, str) or direction not in _DIRECTIONS:
         raise MRIInputError(
             f"direction must be 'phase' (keep whole columns, the mask varies along W) or 'frequency' (keep whole rows, "
             f"the mask varies along H), got {direction!r}."
@@ -52,9 +55,33 @@ def mask_line_axis(direction: str) -> int:
 
 
 def _check_shape(shape: Sequence[int]) -> tuple[int, int]:
-    if len(shape) != 2 or any(int(s) < 1 for s in shape):
-        raise MRIInputError(f"mask shape must be (H, W) with positive sizes, got {tuple(shape)}.")
-    return int(shape[0]), int(shape[1])
+    try:
+        sizes = [operator.index(s) for s in shape]
+    except TypeError:
+        sizes = []
+    if len(sizes) != 2 or any(s < 1 for s in sizes):
+        raise MRIInputError(
+            f"mask shape must be (H, W) with two positive integer sizes, got {shape!r}; pass kspace.shape[-2:]."
+        )
+    return sizes[0], sizes[1]
+
+
+def _check_number(value: object, name: str) -> float:
+    """``float(value)`` for a real, finite number (a Python or numpy scalar, not a bool or a string)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise MRIInputError(f"{name} must be a real number, got {value!r} ({type(value).__name__}).")
+    if not np.isfinite(float(value)):
+        raise MRIInputError(f"{name} must be a finite number, got {value!r}.")
+    return float(value)
+
+
+def _check_seed(seed: object, name: str = "seed") -> int | None:
+    """None or an integer seed in [0, 2**32) (the range of numpy's ``RandomState``)."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise MRIInputError(f"{name} must be None or an integer in [0, 2**32), got {seed!r}.")
+    return int(seed)
 
 
 def _expand_lines(line: np.ndarray, shape: tuple[int, int], direction: str) -> torch.Tensor:
@@ -103,8 +130,10 @@ class CartesianMask:
         direction: str = "phase",
         seed: int | None = None,
     ) -> None:
-        if kind not in _KINDS:
+        if not isinstance(kind, str) or kind not in _KINDS:
             raise MRIInputError(f"kind must be one of {_KINDS}, got {kind!r}.")
+        acceleration = _check_number(acceleration, "acceleration")
+        center_fraction = _check_number(center_fraction, "center_fraction")
         if not acceleration >= 1:
             raise MRIInputError(f"acceleration must be >= 1 (1 = fully sampled), got {acceleration}.")
         if not 0 <= center_fraction < 1:
@@ -116,14 +145,22 @@ class CartesianMask:
             )
         mask_line_axis(direction)
         self.kind = kind
-        self.acceleration = float(acceleration)
-        self.center_fraction = float(center_fraction)
+        self.acceleration = acceleration
+        self.center_fraction = center_fraction
         self.direction = direction
-        self.seed = seed
+        self.seed = _check_seed(seed)
 
     def lines(self, n: int, seed: int | None = None) -> np.ndarray:
         """The 1-D pattern of n lines, a float32 0/1 numpy vector (see the class docstring)."""
-        rng = np.random.RandomState(self.seed if seed is None else seed)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise MRIInputError(f"the number of k-space lines n must be a positive integer, got {n!r}.")
+        n = int(n)
+        if self.acceleration > n:
+            raise MRIInputError(
+                f"acceleration {self.acceleration:g} exceeds the {n} k-space lines: fewer than one line would be kept; "
+                f"use an acceleration <= {n} for this k-space size."
+            )
+        rng = np.random.RandomState(self.seed if seed is None else _check_seed(seed))
         n_center = int(round(n * self.center_fraction))
         if self.acceleration > 1 and n_center * self.acceleration >= n:
             raise MRIInputError(
@@ -205,8 +242,10 @@ def load_mask(path: str | PathLike, shape: Sequence[int], direction: str = "phas
     path = Path(path)
     try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise MRIInputError(f"cannot read mask file {path}: {err}; pass a .npy file holding a 1-D 0/1 vector.") from err
+    except (OSError, ValueError, EOFError) as err:  # EOFError: an empty file
+        raise MRIInputError(
+            f"cannot read mask file {path}: {err or type(err).__name__}; pass a .npy file holding a 1-D 0/1 vector."
+        ) from err
     data = np.asarray(data)
     if data.dtype.kind not in "biuf" or not np.all((data == 0) | (data == 1)):
         raise MRIInputError(f"mask file {path} must hold 0/1 values (1 = line kept), got dtype {data.dtype}.")
@@ -229,41 +268,93 @@ def load_mask(path: str | PathLike, shape: Sequence[int], direction: str = "phas
     return _expand_lines(data, (h, w), direction)
 
 
+def _distance_from_calibration(n: int, calib: int) -> np.ndarray:
+    """Per index along one axis: the distance from the calibration band, 0 inside it, 1 at the farthest index."""
+    d = np.maximum(np.abs(np.arange(n) - n / 2) - calib / 2, 0.0)
+    return d / d.max() if d.max() > 0 else d
+
+
+def _poisson(shape: tuple[int, int], accel: float, calib: tuple[int, int], seed: int, tol: float = 0.1) -> np.ndarray:
+    """A variable-density Poisson-disc mask drawn by SigPy's Numba kernel, its density found by a bounded bisection.
+
+    The minimum distance between samples grows linearly with the (normalised) distance from the calibration block,
+    ``1 + growth * r``; a larger growth samples less. The growth is bisected in [0, max(H, W)] until the mask's
+    acceleration is within ``tol`` of ``accel`` (the draws match :func:`sigpy.mri.poisson` with ``crop_corner=True``).
+    :func:`sigpy.mri.poisson` itself loops for ever when no growth gets within ``tol`` (an acceleration the grid
+    cannot reach, e.g. 16 x 16 at 12); here the search ends after :data:`_POISSON_SEARCH_STEPS` halvings.
+
+    Raises:
+        ValueError: no growth reaches the acceleration.
+    """
+    from sigpy.mri.samp import _poisson as draw  # one Poisson-disc draw for given per-pixel radii
+
+    h, w = shape
+    r = np.hypot(*np.meshgrid(_distance_from_calibration(h, calib[0]), _distance_from_calibration(w, calib[1]),
+                              indexing="ij"))  # fmt: skip
+    low, high, reached = 0.0, float(max(h, w)), math.inf
+    for _ in range(_POISSON_SEARCH_STEPS):
+        growth = (low + high) / 2
+        if not low < growth < high:  # the interval cannot be halved any more
+            break
+        spacing = 1 + r * growth
+        radius_w, radius_h = np.maximum(spacing * w / max(h, w), 1), np.maximum(spacing * h / max(h, w), 1)
+        mask = draw(w, h, 30, radius_w, radius_h, calib, seed) * (r < 1)  # the corners beyond r = 1 are cropped
+        reached = h * w / mask.sum() if mask.sum() else math.inf
+        if abs(reached - accel) < tol:
+            return mask
+        low, high = (growth, high) if reached < accel else (low, growth)
+    raise ValueError(f"no density reaches acceleration {accel} within {tol} (the nearest draw gave {reached:.3g})")
+
+
+#: halvings of the growth interval in :func:`_poisson`: enough to exhaust float64 resolution
+_POISSON_SEARCH_STEPS = 128
+
+
 def poisson_mask(
     shape: Sequence[int], acceleration: float, calib: Sequence[int] = (24, 24), seed: int | None = 0
 ) -> torch.Tensor:
     """2-D variable-density Poisson-disc mask (for 3-D Cartesian acquisitions: both axes phase encoded), through
-    :func:`sigpy.mri.poisson`, with a fully sampled ``calib`` block at the centre and the corners cropped.
+    :func:`sigpy.mri.poisson`'s sampler, with a fully sampled ``calib`` block at the centre and the corners cropped.
 
     Args:
         shape: the k-space shape (H, W).
-        acceleration: target acceleration (> 1); SigPy reaches it within 0.1.
+        acceleration: target acceleration (> 1); the mask reaches it within 0.1, or this raises.
         calib: size (h, w) of the fully sampled calibration block.
-        seed: random seed (SigPy seeds and then restores numpy's global state); None draws one from OS entropy.
+        seed: random seed in [0, 2**32) (it seeds SigPy's Numba sampler, not numpy's global state); None draws one
+            from OS entropy.
 
     Returns:
         float32 0/1 mask of shape (H, W).
-    """
-    from sigpy.mri import poisson
 
+    Raises:
+        MRIInputError: a bad shape, acceleration, calib or seed, or an acceleration that the shape cannot reach.
+    """
     h, w = _check_shape(shape)
+    acceleration = _check_number(acceleration, "acceleration")
+    seed = _check_seed(seed)
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31))
-    if len(calib) != 2 or not (0 <= calib[0] <= h and 0 <= calib[1] <= w):
-        raise MRIInputError(f"calib must be (h, w) within the k-space shape {(h, w)}, got {tuple(calib)}.")
     try:
-        mask = poisson((h, w), float(acceleration), calib=tuple(int(c) for c in calib), dtype=np.float32, seed=seed)
+        calib_hw = tuple(operator.index(c) for c in calib)
+    except TypeError:
+        calib_hw = ()
+    if len(calib_hw) != 2 or not (0 <= calib_hw[0] <= h and 0 <= calib_hw[1] <= w):
+        raise MRIInputError(f"calib must be two integers (h, w) within the k-space shape {(h, w)}, got {calib!r}.")
+    if acceleration <= 1:
+        raise MRIInputError(f"a Poisson-disc mask needs an acceleration > 1, got {acceleration}.")
+    try:
+        mask = _poisson((h, w), acceleration, calib_hw, seed)
     except ValueError as err:
         raise MRIInputError(
             f"cannot make a Poisson-disc mask of shape {(h, w)} at acceleration {acceleration} with calib "
-            f"{tuple(calib)}: {err}; use an acceleration > 1 that the shape allows, or a smaller calib block."
+            f"{calib_hw}: {err}; use an acceleration > 1 that the shape allows, or a smaller calib block."
         ) from err
     return torch.as_tensor(np.ascontiguousarray(mask != 0, dtype=np.float32))
 
 
 def acceleration_of(mask: torch.Tensor | np.ndarray) -> float:
     """The acceleration R = (number of k-space entries) / (number of sampled entries) of a 0/1 mask."""
-    m = torch.as_tensor(mask)
+    m = tensor_input(mask, "mask")
     sampled = int((m != 0).sum())
     if sampled == 0:
         raise MRIInputError(f"the mask of shape {tuple(m.shape)} samples nothing; its acceleration is undefined.")
@@ -283,9 +374,9 @@ def center_fraction_of(mask: torch.Tensor | np.ndarray, direction: str = "phase"
     Returns:
         run length / n, in [0, 1].
     """
-    m = torch.as_tensor(mask) != 0
-    if m.ndim < 2:
-        raise MRIInputError(f"center_fraction_of expects a mask of shape (..., H, W), got {tuple(m.shape)}.")
+    m = tensor_input(mask, "mask") != 0
+    if m.ndim < 2 or m.shape[-2] == 0 or m.shape[-1] == 0:
+        raise MRIInputError(f"center_fraction_of expects a non-empty mask of shape (..., H, W), got {tuple(m.shape)}.")
     axis = mask_line_axis(direction)
     other = -2 if axis == -1 else -1
     lines = m.all(dim=other)

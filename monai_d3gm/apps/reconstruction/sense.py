@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .errors import MRIInputError
-from .fft import fft2c, ifft2c
+from .fft import fft2c, ifft2c, tensor_input
 
 __all__ = [
     "SenseOperator",
@@ -209,12 +209,12 @@ def espirit_maps(
     Returns:
         complex64 maps (C, H, W), or (B, C, H, W) for a batch, with Σ_c |S_c|² = 1 where non-zero.
     """
-    k = torch.as_tensor(kspace)
+    k = tensor_input(kspace, "kspace")
     out_device = torch.device(device) if device is not None else k.device
-    if not k.is_complex() or k.ndim not in (3, 4):
+    if not k.is_complex() or k.ndim not in (3, 4) or 0 in k.shape:
         raise MRIInputError(
-            f"espirit_maps expects complex multi-coil k-space (C, H, W) or (B, C, H, W), got dtype {k.dtype} and "
-            f"shape {tuple(k.shape)}; for single-coil data use SenseOperator.single_coil(mask)."
+            f"espirit_maps expects non-empty complex multi-coil k-space (C, H, W) or (B, C, H, W), got dtype "
+            f"{k.dtype} and shape {tuple(k.shape)}; for single-coil data use SenseOperator.single_coil(mask)."
         )
     if not bool(torch.isfinite(k).all()):
         raise MRIInputError("espirit_maps: the k-space contains NaN or Inf values; clean the data first.")
@@ -320,9 +320,13 @@ def conjugate_gradient(
 
 def _as_mask4d(mask: torch.Tensor | np.ndarray) -> torch.Tensor:
     """(H, W) -> (1, 1, H, W); (B, H, W) -> (B, 1, H, W); (B, 1 | C, H, W) as is."""
-    m = torch.as_tensor(mask)
+    m = tensor_input(mask, "mask")
     if m.is_complex():
         raise MRIInputError(f"the sampling mask must be real (0/1 or weights), got dtype {m.dtype}.")
+    if m.ndim >= 2 and (m.shape[-2] == 0 or m.shape[-1] == 0):
+        raise MRIInputError(f"the sampling mask must have a non-empty (H, W) grid, got shape {tuple(m.shape)}.")
+    if m.is_floating_point() and not bool(torch.isfinite(m).all()):
+        raise MRIInputError(f"the sampling mask of shape {tuple(m.shape)} contains NaN or Inf; use 0/1 (or weights).")
     if m.ndim == 2:
         m = m[None, None]
     elif m.ndim == 3:
@@ -350,14 +354,29 @@ class SenseOperator:
 
     def __init__(self, maps: torch.Tensor | None, mask: torch.Tensor | np.ndarray) -> None:
         self.mask = _as_mask4d(mask)
+        if maps is None and self.mask.shape[1] != 1:
+            raise MRIInputError(
+                f"a per-coil mask {tuple(self.mask.shape)} needs coil maps; single-coil data (maps=None) takes an "
+                "(H, W), (B, H, W) or (B, 1, H, W) mask."
+            )
         if maps is not None:
-            maps = torch.as_tensor(maps)
-            if not maps.is_complex() or maps.ndim not in (3, 4):
+            maps = tensor_input(maps, "maps")
+            if not maps.is_complex() or maps.ndim not in (3, 4) or maps.shape[-3] == 0:
                 raise MRIInputError(
-                    f"coil maps must be complex (C, H, W) or (B, C, H, W), got dtype {maps.dtype} and shape "
-                    f"{tuple(maps.shape)}; use maps=None for single-coil data."
+                    f"coil maps must be complex (C, H, W) or (B, C, H, W) with C >= 1, got dtype {maps.dtype} and "
+                    f"shape {tuple(maps.shape)}; use maps=None for single-coil data."
+                )
+            if not bool(torch.isfinite(maps).all()):
+                raise MRIInputError(
+                    f"coil maps of shape {tuple(maps.shape)} contain NaN or Inf values; re-estimate them "
+                    "(espirit_maps) from finite k-space."
                 )
             maps = maps[None] if maps.ndim == 3 else maps
+            if self.mask.shape[0] != 1 and maps.shape[0] not in (1, self.mask.shape[0]):
+                raise MRIInputError(
+                    f"coil maps of shape {tuple(maps.shape)} and mask of shape {tuple(self.mask.shape)} disagree on "
+                    "the batch size; give one of them per batch element, or share one (batch 1)."
+                )
             if maps.shape[-2:] != self.mask.shape[-2:]:
                 raise MRIInputError(
                     f"coil maps of shape {tuple(maps.shape)} and mask of shape {tuple(self.mask.shape)} disagree on "
@@ -406,6 +425,12 @@ class SenseOperator:
             raise MRIInputError(
                 f"SenseOperator.{name}: k-space has {x.shape[1]} coils but the maps have {self.num_coils}; use the "
                 "maps of this acquisition (or SenseOperator.single_coil for C = 1)."
+            )
+        batches = {int(self.mask.shape[0]), 1 if self.maps is None else int(self.maps.shape[0])} - {1}
+        if batches - {int(x.shape[0])}:
+            raise MRIInputError(
+                f"SenseOperator.{name}: the input has batch size {x.shape[0]} but the maps/mask have "
+                f"{sorted(batches)}; give maps and mask of batch 1 (shared) or of the input's batch."
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

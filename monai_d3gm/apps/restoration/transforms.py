@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Hashable, Mapping
 
 import numpy as np
@@ -16,17 +17,30 @@ from monai.config import KeysCollection
 from monai.transforms import MapTransform, RandomizableTransform, Transform
 
 from ...errors import D3GMInputError
-from .demo import add_haze, add_rain
+from ..reconstruction.transforms.dictionary import checked_copy, init_keys
+from .demo import add_haze, add_rain, check_clean_image
+from .errors import ImageInputError
 from .io import read_rgb
 
 __all__ = ["LoadRGBImage", "LoadRGBImaged", "RandSyntheticDegradation", "RandSyntheticDegradationd"]
 
 
 class LoadRGBImage(Transform):
-    """A PNG/JPEG path -> ``(3, H, W)`` float32 RGB in [0, 1]; arrays pass through as float32."""
+    """A PNG/JPEG path -> ``(3, H, W)`` float32 RGB in [0, 1]; real numeric arrays pass through as float32 (uint8
+    divided by 255).
+
+    Raises:
+        ImageInputError: an unreadable file (see :func:`~monai_d3gm.apps.restoration.io.read_rgb`), or an array that is
+            complex or not numeric.
+    """
 
     def __call__(self, path_or_image) -> np.ndarray:
         if isinstance(path_or_image, np.ndarray):
+            if path_or_image.dtype.kind not in "biuf":
+                raise ImageInputError(
+                    f"LoadRGBImage takes a photo's path or a real numeric array, got an array of dtype "
+                    f"{path_or_image.dtype}; pass the (3, H, W) image as uint8 or float in [0, 1]."
+                )
             a = path_or_image.astype(np.float32)
             return a / 255.0 if path_or_image.dtype == np.uint8 else a
         return read_rgb(path_or_image)
@@ -36,14 +50,20 @@ class LoadRGBImaged(MapTransform):
     """Dictionary version of :class:`LoadRGBImage`."""
 
     def __init__(self, keys: KeysCollection, allow_missing_keys: bool = False) -> None:
-        super().__init__(keys, allow_missing_keys)
+        init_keys(self, keys, allow_missing_keys, error=ImageInputError)
         self.loader = LoadRGBImage()
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
-        d = dict(data)
+        d = checked_copy(self, data, error=ImageInputError)
         for key in self.key_iterator(d):
             d[key] = self.loader(d[key])
         return d
+
+
+def _check_prob(prob: object) -> float:
+    if isinstance(prob, bool) or not isinstance(prob, numbers.Real) or not 0 <= prob <= 1:
+        raise D3GMInputError(f"prob must be a number in [0, 1] (the probability of degrading), got {prob!r}.")
+    return float(prob)
 
 
 class RandSyntheticDegradation(RandomizableTransform):
@@ -53,12 +73,17 @@ class RandSyntheticDegradation(RandomizableTransform):
     Args:
         kind: "rain" or "haze".
         prob: probability of degrading.
+
+    Raises:
+        D3GMInputError: a bad ``kind`` or ``prob``; when called, a clean image that is not channel-first ``(3, H, W)``
+            (or grey ``(1, H, W)``), empty, non-finite or outside [0, 1] (see
+            :func:`~monai_d3gm.apps.restoration.demo.check_clean_image`).
     """
 
     def __init__(self, kind: str = "rain", prob: float = 0.5) -> None:
-        if kind not in ("rain", "haze"):
+        if not isinstance(kind, str) or kind not in ("rain", "haze"):
             raise D3GMInputError(f"kind must be 'rain' or 'haze', got {kind!r}.")
-        RandomizableTransform.__init__(self, prob)
+        RandomizableTransform.__init__(self, _check_prob(prob))
         self.kind = kind
         self._params: dict[str, float] = {}
 
@@ -77,11 +102,11 @@ class RandSyntheticDegradation(RandomizableTransform):
             self._params = {"beta": float(r.uniform(0.3, 1.5)), "airlight": float(r.uniform(0.7, 1.0))}
 
     def __call__(self, clean: np.ndarray, randomize: bool = True) -> np.ndarray | None:
+        img = check_clean_image(clean, "clean")  # checked even when the transform does not fire this time
         if randomize:
             self.randomize()
         if not self._do_transform:
             return None
-        img = np.asarray(clean, dtype=np.float32)
         return add_rain(img, **self._params) if self.kind == "rain" else add_haze(img, **self._params)
 
 
@@ -95,8 +120,8 @@ class RandSyntheticDegradationd(RandomizableTransform, MapTransform):
     """
 
     def __init__(self, clean_key: str = "target", degraded_key: str = "mu", kind: str = "rain", prob: float = 0.5):
-        MapTransform.__init__(self, [clean_key])
-        RandomizableTransform.__init__(self, prob)
+        init_keys(self, [clean_key], error=D3GMInputError)
+        RandomizableTransform.__init__(self, _check_prob(prob))
         self.clean_key, self.degraded_key = clean_key, degraded_key
         self.degrade = RandSyntheticDegradation(kind, prob=1.0)
 
@@ -106,8 +131,9 @@ class RandSyntheticDegradationd(RandomizableTransform, MapTransform):
         return self
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
-        d = dict(data)
+        d = checked_copy(self, data, error=D3GMInputError)
+        clean = check_clean_image(d[self.clean_key], f"data[{self.clean_key!r}]")  # checked whether it fires or not
         self.randomize(None)
         if self._do_transform:
-            d[self.degraded_key] = self.degrade(np.asarray(d[self.clean_key]))
+            d[self.degraded_key] = self.degrade(clean)
         return d

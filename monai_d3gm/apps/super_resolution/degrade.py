@@ -19,23 +19,39 @@ shift ``(s - 1) / 2``. So every LR image made here lines up with its HR referenc
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
 
+from ...errors import D3GMInputError
+from ..reconstruction.fft import tensor_input
+
 __all__ = ["kspace_downsample", "sinc_upsample", "lowpass", "blur_downsample", "bicubic_upsample", "crop_to_multiple"]
 
 
+def _check_scale(scale: object) -> int:
+    """The scale factor as an int; a positive whole number (not a bool or a string) is required."""
+    try:
+        whole = not isinstance(scale, (bool, str, bytes)) and bool(int(scale) == scale) and scale >= 1
+    except (TypeError, ValueError, OverflowError, RuntimeError):
+        whole = False
+    if not whole:
+        raise D3GMInputError(f"scale must be a positive integer (the super-resolution factor), got {scale!r}.")
+    return int(scale)
+
+
 def _check(image: torch.Tensor, scale: int, name: str = "image") -> torch.Tensor:
-    if int(scale) != scale or scale < 1:
-        raise ValueError(f"scale must be a positive integer, got {scale!r}.")
-    image = torch.as_tensor(image)
+    _check_scale(scale)
+    image = tensor_input(image, name, D3GMInputError)
     if image.ndim < 2:
-        raise ValueError(f"{name} must have at least 2 dimensions (..., H, W), got shape {tuple(image.shape)}.")
+        raise D3GMInputError(f"{name} must have at least 2 dimensions (..., H, W), got shape {tuple(image.shape)}.")
+    if image.numel() == 0:
+        raise D3GMInputError(f"{name} of shape {tuple(image.shape)} is empty; pass an image with pixels.")
     if torch.is_complex(image):
-        raise ValueError(f"{name} must be real (a magnitude image), got {image.dtype}.")
+        raise D3GMInputError(f"{name} must be real (a magnitude image), got {image.dtype}; take its abs() first.")
     if not torch.isfinite(image).all():
-        raise ValueError(f"{name} contains NaN or Inf values; clean the input first.")
+        raise D3GMInputError(f"{name} contains NaN or Inf values; clean the input first.")
     return image.float() if not image.is_floating_point() else image
 
 
@@ -75,7 +91,7 @@ def _resample_axis(x: torch.Tensor, dim: int, scale: int, up: bool) -> torch.Ten
             hr.index_copy_(dim, hr_index, coeff)
         return torch.fft.ifft(hr, dim=dim, norm="forward").real.to(dtype)
     if x.shape[dim] % scale:
-        raise ValueError(f"axis {dim} has {x.shape[dim]} pixels, not a multiple of scale {scale}: crop it first.")
+        raise D3GMInputError(f"axis {dim} has {x.shape[dim]} pixels, not a multiple of scale {scale}: crop it first.")
     c = torch.fft.fft(x, dim=dim, norm="forward")
     lr = c.index_select(dim, hr_index) * phase.conj()
     if nyquist and n > 1:
@@ -87,10 +103,15 @@ def _resample_axis(x: torch.Tensor, dim: int, scale: int, up: bool) -> torch.Ten
 
 def crop_to_multiple(image: torch.Tensor, scale: int) -> torch.Tensor:
     """Crop the last two axes at their end to a multiple of ``scale`` (pixel 0 and the origin stay in place)."""
-    image = torch.as_tensor(image)
+    scale = _check_scale(scale)
+    image = tensor_input(image, "image", D3GMInputError)
+    if image.ndim < 2:
+        raise D3GMInputError(f"image must have at least 2 dimensions (..., H, W), got shape {tuple(image.shape)}.")
     h, w = image.shape[-2] // scale * scale, image.shape[-1] // scale * scale
     if h == 0 or w == 0:
-        raise ValueError(f"image of shape {tuple(image.shape)} is smaller than the scale {scale}.")
+        raise D3GMInputError(
+            f"image of shape {tuple(image.shape)} is smaller than the scale {scale}: H and W must be at least {scale}."
+        )
     return image[..., :h, :w]
 
 
@@ -102,7 +123,7 @@ def kspace_downsample(image: torch.Tensor, scale: int = 4) -> torch.Tensor:
     """
     image = _check(image, scale)
     if image.shape[-2] % scale or image.shape[-1] % scale:
-        raise ValueError(
+        raise D3GMInputError(
             f"image of shape {tuple(image.shape)}: H and W must be multiples of the scale {scale}; "
             "crop it with crop_to_multiple first."
         )
@@ -130,11 +151,18 @@ def blur_downsample(image: torch.Tensor, scale: int = 4, sigma: float = 1.5) -> 
     """
     image = _check(image, scale)
     if image.shape[-2] % scale or image.shape[-1] % scale:
-        raise ValueError(f"image of shape {tuple(image.shape)}: H and W must be multiples of the scale {scale}.")
+        raise D3GMInputError(f"image of shape {tuple(image.shape)}: H and W must be multiples of the scale {scale}.")
+    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not math.isfinite(sigma) or sigma < 0:
+        raise D3GMInputError(f"sigma must be a finite number >= 0 (the blur in HR pixels), got {sigma!r}.")
     lead = image.shape[:-2]
     x = image.reshape(-1, 1, *image.shape[-2:])
     if sigma > 0:
         radius = max(1, math.ceil(3 * sigma))
+        if radius >= min(image.shape[-2:]):
+            raise D3GMInputError(
+                f"image of shape {tuple(image.shape)} is too small for a Gaussian blur of sigma {sigma:g}: its reflect "
+                f"padding of {radius} pixels (3 sigma) needs H and W > {radius}; use a larger image or a smaller sigma."
+            )
         t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
         g = torch.exp(-0.5 * (t / sigma) ** 2)
         g = g / g.sum()

@@ -21,6 +21,8 @@ from typing import Any
 
 from monai.utils import optional_import
 
+from ...errors import D3GMInputError
+
 _InferTask, has_monailabel = optional_import("monailabel.interfaces.tasks.infer_v2", name="InferTask")
 
 __all__ = ["BUNDLE_OUTPUTS", "D3GMInferTask", "has_monailabel", "sample_app_dir"]
@@ -128,7 +130,7 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
             )
         request["save_label"] = False  # a restored image is not a label of the study
         output_dir = Path(request.get("output_dir") or tempfile.mkdtemp(prefix="d3gm_monailabel_"))
-        options = {k: request[k] for k in self._config if request.get(k) is not None}
+        options = {k: _as_type_of(self._config[k], request[k], k) for k in self._config if request.get(k) is not None}
         device = request.get("device")
         updates: dict[str, Any] = {
             "bundle_root": str(self.bundle),
@@ -157,3 +159,16 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
             "metrics": record.get("metrics", {}),
             "seconds": record.get("seconds"),
         }
+
+
+def _as_type_of(default: Any, value: Any, name: str) -> Any:
+    """``value`` (a user option from the client, possibly a string) as the type of its ``default``."""
+    if isinstance(default, bool) or not isinstance(default, (int, float)):
+        return value
+    try:
+        number = float(value)
+        if isinstance(default, int) and not number.is_integer():
+            raise ValueError
+        return type(default)(number)
+    except (TypeError, ValueError):
+        raise D3GMInputError(f"option {name} must be a {type(default).__name__}, got {value!r}.") from None

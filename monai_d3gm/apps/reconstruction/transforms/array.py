@@ -16,7 +16,8 @@ import torch
 from monai.transforms import Randomizable, Transform
 
 from ..errors import MRIInputError
-from ..fft import channels_to_complex, complex_to_channels, fft2c, ifft2c
+from ..fft import channels_to_complex, complex_to_channels, fft2c, ifft2c, tensor_input
+from ..masks import _check_number
 from ..sense import SenseOperator, absorb_background_phase, espirit_maps
 
 __all__ = [
@@ -47,8 +48,8 @@ def simulated_coil_maps(num_coils: int, height: int, width: int) -> torch.Tensor
 
 
 def as_kspace(kspace, name: str = "kspace") -> torch.Tensor:
-    """Validate k-space and return it as complex64 (C, H, W): complex, finite, 2-D or 3-D."""
-    k = torch.as_tensor(np.asarray(kspace) if not isinstance(kspace, torch.Tensor) else kspace)
+    """Validate k-space and return it as complex64 (C, H, W): complex, finite, non-empty, 2-D or 3-D."""
+    k = tensor_input(kspace, name)
     if not torch.is_complex(k):
         raise MRIInputError(
             f"{name} must be complex-valued (got dtype {k.dtype}); raw k-space is complex. If you hold real and "
@@ -58,9 +59,28 @@ def as_kspace(kspace, name: str = "kspace") -> torch.Tensor:
         k = k[None]
     if k.ndim != 3:
         raise MRIInputError(f"{name} must have shape (H, W) or (coils, H, W), got {tuple(k.shape)}.")
+    if 0 in k.shape:
+        raise MRIInputError(f"{name} of shape {tuple(k.shape)} is empty; pass at least one coil and one sample.")
     if not torch.isfinite(k).all():
         raise MRIInputError(f"{name} contains NaN or Inf values; the acquisition or the file is corrupt.")
-    return k.to(torch.complex64)
+    out = k.to(torch.complex64)
+    if k.dtype != torch.complex64 and not torch.isfinite(out).all():
+        raise MRIInputError(
+            f"{name} holds values beyond the complex64 range (max |k| = {float(k.abs().max()):.3g}); rescale it "
+            "(e.g. divide by its maximum) before the transforms."
+        )
+    return out
+
+
+def _check_finite_output(out: torch.Tensor, source: torch.Tensor, what: str) -> torch.Tensor:
+    """Refuse an overflow: ``out`` has NaN/Inf although ``source`` (the input it was computed from) is finite."""
+    if bool(torch.isfinite(out).all()) or not bool(torch.isfinite(source).all()):
+        return out
+    peak = float((source if source.is_complex() else source.double()).abs().max())
+    raise MRIInputError(
+        f"{what} overflows the output's precision (max |input| = {peak:.3g}); rescale the input (e.g. divide it by "
+        "its maximum) first."
+    )
 
 
 class SimulateKspace(Randomizable, Transform):
@@ -80,27 +100,30 @@ class SimulateKspace(Randomizable, Transform):
     """
 
     def __init__(self, num_coils: int = 1, phase: str = "smooth", max_phase: float = np.pi / 2) -> None:
-        if num_coils < 1:
-            raise MRIInputError(f"num_coils must be >= 1, got {num_coils}.")
-        if phase not in ("none", "smooth"):
+        if isinstance(num_coils, bool) or not isinstance(num_coils, (int, np.integer)) or num_coils < 1:
+            raise MRIInputError(f"num_coils must be an integer >= 1, got {num_coils!r}.")
+        if not isinstance(phase, str) or phase not in ("none", "smooth"):
             raise MRIInputError(f"phase must be 'none' or 'smooth', got {phase!r}.")
-        self.num_coils = num_coils
+        self.num_coils = int(num_coils)
         self.phase = phase
-        self.max_phase = max_phase
+        self.max_phase = _check_number(max_phase, "max_phase")
         self._coeffs = np.zeros(6)
 
     def randomize(self, data=None) -> None:
         self._coeffs = self.R.uniform(-1.0, 1.0, size=6)
 
     def __call__(self, image, randomize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        img = torch.as_tensor(np.asarray(image) if not isinstance(image, torch.Tensor) else image)
+        source = img = tensor_input(image, "image")
         if img.ndim == 3 and img.shape[0] == 1:
             img = img[0]
-        if img.ndim != 2:
-            raise MRIInputError(f"SimulateKspace takes one 2-D slice (H, W), got shape {tuple(img.shape)}.")
+        if img.ndim != 2 or 0 in img.shape:
+            raise MRIInputError(
+                f"SimulateKspace takes one non-empty 2-D slice (H, W) or (1, H, W) as the image, got shape "
+                f"{tuple(img.shape)}."
+            )
         if not torch.isfinite(img).all():
             raise MRIInputError("the image contains NaN or Inf values; clean it before simulating k-space.")
-        img = img.to(torch.complex64) if not torch.is_complex(img) else img.to(torch.complex64)
+        img = img.to(torch.complex64)
         if self.phase == "smooth":
             if randomize:
                 self.randomize()
@@ -110,7 +133,8 @@ class SimulateKspace(Randomizable, Transform):
             poly = c[0] + c[1] * yy + c[2] * xx + c[3] * yy * xx + c[4] * yy**2 + c[5] * xx**2
             img = img * torch.polar(torch.ones_like(poly), self.max_phase * poly / 3.0)
         maps = simulated_coil_maps(self.num_coils, *img.shape)
-        return fft2c(maps * img), maps
+        kspace = _check_finite_output(fft2c(maps * img), source, "simulating k-space from the image")
+        return kspace, maps
 
 
 class UndersampleKspace(Randomizable, Transform):
@@ -118,8 +142,8 @@ class UndersampleKspace(Randomizable, Transform):
 
     Args:
         mask: a mask generator called as ``mask(shape, seed=...)`` (e.g.
-            :class:`monai_d3gm.apps.reconstruction.masks.CartesianMask`), a fixed (H, W) mask, or None to take the
-            acquired mask of already undersampled k-space (the samples that are non-zero in any coil).
+            :class:`monai_d3gm.apps.reconstruction.masks.CartesianMask`), a fixed (H, W) 0/1 mask, or None to take
+            the acquired mask of already undersampled k-space (the samples that are non-zero in any coil).
 
     Returns:
         ``(masked kspace (C, H, W), mask (H, W) float32)``.
@@ -143,15 +167,19 @@ class UndersampleKspace(Randomizable, Transform):
         if callable(source):
             if randomize:
                 self.randomize()
-            m = torch.as_tensor(source(tuple(k.shape[-2:]), seed=self._seed), dtype=torch.float32)
-        else:
-            m = torch.as_tensor(np.asarray(source) if not isinstance(source, torch.Tensor) else source)
-            m = m.to(torch.float32)
+            source = source(tuple(k.shape[-2:]), seed=self._seed)
+        m = tensor_input(source, "mask")
         if m.shape != k.shape[-2:]:
             raise MRIInputError(
                 f"mask shape {tuple(m.shape)} does not match the k-space's (H, W) = {tuple(k.shape[-2:])}; build the "
                 "mask for this matrix size or transpose it (direction)."
             )
+        if m.is_complex() or not bool(((m == 0) | (m == 1)).all()):
+            raise MRIInputError(
+                f"mask must hold 0/1 values (1 = sampled), got dtype {m.dtype} with other values (or NaN); threshold "
+                "it, e.g. (mask > 0).float()."
+            )
+        m = m.to(torch.float32)
         return k * m.to(k.device), m
 
 
@@ -159,9 +187,9 @@ class EstimateCoilMaps(Transform):
     """Coil sensitivities from the calibration region (ESPIRiT via sigpy); ones for single-coil k-space.
 
     Args:
-        calib_width: calibration region width passed to ESPIRiT.
-        thresh: ESPIRiT's threshold on the calibration matrix's singular values.
-        crop: ESPIRiT's eigenvalue crop.
+        calib_width: calibration region width passed to ESPIRiT (an integer >= 1).
+        thresh: ESPIRiT's threshold on the calibration matrix's singular values, in [0, 1).
+        crop: ESPIRiT's eigenvalue crop, in [0, 1].
         absorb_phase: fold the image's smooth background phase into the maps
             (:func:`~monai_d3gm.apps.reconstruction.sense.absorb_background_phase`), so the SENSE image is nearly
             real like the training images; without it the image carries ESPIRiT's first-coil phase.
@@ -170,9 +198,16 @@ class EstimateCoilMaps(Transform):
     def __init__(
         self, calib_width: int = 24, thresh: float = 0.02, crop: float = 0.95, absorb_phase: bool = True
     ) -> None:
-        self.calib_width = calib_width
-        self.thresh = thresh
-        self.crop = crop
+        if isinstance(calib_width, bool) or not isinstance(calib_width, (int, np.integer)) or calib_width < 1:
+            raise MRIInputError(f"calib_width must be an integer >= 1, got {calib_width!r}.")
+        self.calib_width = int(calib_width)
+        self.thresh = _check_number(thresh, "thresh")
+        self.crop = _check_number(crop, "crop")
+        if not 0 <= self.thresh < 1 or not 0 <= self.crop <= 1:
+            raise MRIInputError(
+                f"thresh must lie in [0, 1) and crop in [0, 1] (ESPIRiT's relative thresholds), got {thresh} and "
+                f"{crop}."
+            )
         self.absorb_phase = absorb_phase
 
     def __call__(self, kspace) -> torch.Tensor:
@@ -197,11 +232,15 @@ class SenseAdjoint(Transform):
         if maps is None:
             if k.shape[0] != 1:
                 raise MRIInputError(f"{k.shape[0]}-coil k-space needs coil maps (EstimateCoilMaps) for its image.")
-            return ifft2c(k[0])
-        s = torch.as_tensor(maps).to(torch.complex64)
+            return _check_finite_output(ifft2c(k[0]), k, "the inverse FFT of the k-space")
+        s = tensor_input(maps, "maps")
         if s.shape != k.shape:
             raise MRIInputError(f"coil maps {tuple(s.shape)} must match the k-space's shape {tuple(k.shape)}.")
-        return SenseOperator(s[None], torch.ones(k.shape[-2:])).adjoint(k[None])[0]
+        if not bool(torch.isfinite(s).all()):
+            raise MRIInputError("coil maps contain NaN or Inf values; re-estimate them (EstimateCoilMaps).")
+        s = _check_finite_output(s.to(torch.complex64), s, "converting the coil maps to complex64")
+        image = SenseOperator(s[None], torch.ones(k.shape[-2:])).adjoint(k[None])[0]
+        return _check_finite_output(image, k, "the SENSE adjoint of the k-space with these maps")
 
 
 class NormalizeByMax(Transform):
@@ -214,31 +253,43 @@ class NormalizeByMax(Transform):
     """
 
     def __call__(self, image, reference=None) -> tuple[torch.Tensor, float]:
-        img = torch.as_tensor(image)
-        ref = img if reference is None else torch.as_tensor(reference)
-        scale = float(ref.abs().max())
+        img = tensor_input(image, "image")
+        if not (img.is_floating_point() or img.is_complex()):
+            img = img.float()  # bool and integer images (the true division's result type)
+        ref = img if reference is None else tensor_input(reference, "reference")
+        if ref.numel() == 0:
+            raise MRIInputError(
+                f"cannot normalise: the reference (the image by default) of shape {tuple(ref.shape)} is empty."
+            )
+        scale = float((ref if ref.is_floating_point() or ref.is_complex() else ref.double()).abs().max())
         if not np.isfinite(scale) or scale <= 0:
             raise MRIInputError(f"cannot normalise: max |reference| is {scale}; the input is empty or corrupt.")
-        return img / scale, scale
+        return _check_finite_output(img / scale, img, f"dividing the image by max |reference| = {scale:.3g}"), scale
 
 
 class ComplexToChannels(Transform):
     """Complex (H, W) or (1, H, W) → real float32 (2, H, W) = (real, imaginary)."""
 
     def __call__(self, image) -> torch.Tensor:
-        img = torch.as_tensor(image)
-        if not torch.is_complex(img):
-            img = img.to(torch.complex64)
+        source = img = tensor_input(image, "image")
         if img.ndim == 2:
             img = img[None]
-        return complex_to_channels(img[None])[0].to(torch.float32)
+        if img.ndim != 3 or img.shape[0] != 1:
+            raise MRIInputError(
+                f"ComplexToChannels takes one complex image (H, W) or (1, H, W), got shape {tuple(source.shape)}; "
+                "combine coil images first (SenseAdjoint) and convert one slice at a time."
+            )
+        if not torch.is_complex(img):
+            img = img.to(torch.complex64)
+        out = complex_to_channels(img[None])[0].to(torch.float32)
+        return _check_finite_output(out, source, "converting the image to float32 channels")
 
 
 class ChannelsToComplex(Transform):
     """Real (2, H, W) → complex (H, W)."""
 
     def __call__(self, image) -> torch.Tensor:
-        img = torch.as_tensor(image)
+        img = tensor_input(image, "image")
         if img.ndim != 3 or img.shape[0] != 2:
             raise MRIInputError(f"expected (2, H, W) = (real, imaginary) channels, got {tuple(img.shape)}.")
         return channels_to_complex(img[None])[0, 0]

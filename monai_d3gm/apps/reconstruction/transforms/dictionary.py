@@ -18,12 +18,16 @@ For acquired undersampled k-space use ``UndersampleKspaced("kspace", mask=None)`
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any
 
 import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform, Randomizable
 
+from ....errors import D3GMInputError
+from ..errors import MRIInputError
+from ..fft import tensor_input
 from ..io import load_mri_slice
 from .array import (
     ChannelsToComplex,
@@ -33,9 +37,12 @@ from .array import (
     SenseAdjoint,
     SimulateKspace,
     UndersampleKspace,
+    _check_finite_output,
 )
 
 __all__ = [
+    "init_keys",
+    "checked_copy",
     "LoadMRISliced",
     "SimulateKspaced",
     "UndersampleKspaced",
@@ -48,6 +55,70 @@ __all__ = [
 ]
 
 
+def init_keys(
+    transform: MapTransform,
+    keys: KeysCollection,
+    allow_missing_keys: bool = False,
+    error: type[D3GMInputError] = MRIInputError,
+) -> None:
+    """``MapTransform.__init__(transform, keys, allow_missing_keys)``, raising ``error`` (instead of MONAI's
+    ``ValueError`` / ``TypeError``) for no key or an unhashable one.
+
+    Args:
+        transform: the dictionary transform being built.
+        keys: its keys.
+        allow_missing_keys: whether absent keys are skipped.
+        error: the documented exception type to raise.
+    """
+    try:
+        MapTransform.__init__(transform, keys, allow_missing_keys)
+    except (TypeError, ValueError) as err:
+        raise error(
+            f"{type(transform).__name__}: keys must be one key or a non-empty sequence of hashable keys (e.g. "
+            f"'image' or ['mu', 'target']), got {keys!r}."
+        ) from err
+
+
+def checked_copy(
+    transform: MapTransform,
+    data: Any,
+    required: Iterable[Hashable] = (),
+    error: type[D3GMInputError] = MRIInputError,
+) -> dict[Hashable, Any]:
+    """A shallow copy of ``data`` for ``transform`` after checking that it is a mapping that holds the keys it needs.
+
+    MONAI's ``key_iterator`` raises a ``KeyError`` for an absent key; this raises ``error`` first, naming the missing
+    key and the keys present.
+
+    Args:
+        transform: the dictionary transform.
+        data: its input.
+        required: keys needed even with ``allow_missing_keys`` (e.g. the reference of a normalisation).
+        error: the documented exception type to raise.
+
+    Raises:
+        error: ``data`` is not a mapping, or misses one of ``transform.keys`` (unless ``allow_missing_keys``) or of
+            ``required``.
+    """
+    name = type(transform).__name__
+    if not isinstance(data, Mapping):
+        raise error(
+            f"{name} takes a dictionary of named arrays (keys {list(transform.keys)}), got {type(data).__name__}; "
+            f"wrap the input, e.g. {{{transform.keys[0]!r}: value}}."
+        )
+    required = list(required)
+    needed = [] if transform.allow_missing_keys else list(transform.keys)
+    missing = [key for key in [*needed, *required] if key not in data]
+    if missing:
+        present = [repr(key) for key in list(data)[:12]] + (["..."] if len(data) > 12 else [])
+        skip = "" if missing[0] in required else ", or pass allow_missing_keys=True to skip absent keys"
+        raise error(
+            f"{name}: key {missing[0]!r} is missing from the data (keys present: {', '.join(present) or 'none'}); "
+            f"add it or fix the key name{skip}."
+        )
+    return dict(data)
+
+
 class LoadMRISliced(MapTransform):
     """Replace ``data[key]`` (a path) by one 2-D slice of that MRI input and merge the result into the dictionary.
 
@@ -58,11 +129,11 @@ class LoadMRISliced(MapTransform):
     def __init__(
         self, keys: KeysCollection = "path", slice_index: int | None = None, allow_missing_keys: bool = False
     ) -> None:
-        MapTransform.__init__(self, keys, allow_missing_keys)
+        init_keys(self, keys, allow_missing_keys)
         self.slice_index = slice_index
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
-        d = dict(data)
+        d = checked_copy(self, data)
         for key in self.key_iterator(d):
             d.update(load_mri_slice(d[key], slice_index=d.get("slice_index", self.slice_index)))
         return d
@@ -80,7 +151,7 @@ class SimulateKspaced(Randomizable, MapTransform):
         phase: str = "smooth",
         allow_missing_keys: bool = False,
     ) -> None:
-        MapTransform.__init__(self, keys, allow_missing_keys)
+        init_keys(self, keys, allow_missing_keys)
         self.kspace_key, self.maps_key = kspace_key, maps_key
         self.simulate = SimulateKspace(num_coils=num_coils, phase=phase)
 
@@ -93,7 +164,7 @@ class SimulateKspaced(Randomizable, MapTransform):
         self.simulate.randomize()
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
+        d = checked_copy(self, data)
         for key in self.key_iterator(d):
             d[self.kspace_key], d[self.maps_key] = self.simulate(d[key])
         return d
@@ -117,7 +188,7 @@ class UndersampleKspaced(Randomizable, MapTransform):
         full_key: str | None = None,
         allow_missing_keys: bool = False,
     ) -> None:
-        MapTransform.__init__(self, keys, allow_missing_keys)
+        init_keys(self, keys, allow_missing_keys)
         self.undersample = UndersampleKspace(mask)
         self.mask_key, self.full_key = mask_key, full_key
 
@@ -130,7 +201,7 @@ class UndersampleKspaced(Randomizable, MapTransform):
         self.undersample.randomize()
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
+        d = checked_copy(self, data)
         for key in self.key_iterator(d):
             given = d.get(self.mask_key) if self.undersample.mask is None else None
             if self.full_key is not None:
@@ -145,12 +216,12 @@ class EstimateCoilMapsd(MapTransform):
     def __init__(
         self, keys: KeysCollection = "kspace", maps_key: str = "maps", allow_missing_keys: bool = False, **kwargs
     ) -> None:
-        MapTransform.__init__(self, keys, allow_missing_keys)
+        init_keys(self, keys, allow_missing_keys)
         self.maps_key = maps_key
         self.estimate = EstimateCoilMaps(**kwargs)
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
+        d = checked_copy(self, data)
         for key in self.key_iterator(d):
             d[self.maps_key] = self.estimate(d[key])
         return d
@@ -166,15 +237,15 @@ class SenseAdjointd(MapTransform):
         maps_key: str | None = "maps",
         allow_missing_keys: bool = False,
     ) -> None:
-        MapTransform.__init__(self, keys, allow_missing_keys)
+        init_keys(self, keys, allow_missing_keys)
         self.output_keys = [output_keys] if isinstance(output_keys, str) else list(output_keys)
         if len(self.output_keys) != len(self.keys):
-            raise ValueError(f"output_keys {self.output_keys} must pair with keys {list(self.keys)}.")
+            raise MRIInputError(f"output_keys {self.output_keys} must pair with keys {list(self.keys)}.")
         self.maps_key = maps_key
         self.adjoint = SenseAdjoint()
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
+        d = checked_copy(self, data)
         maps = d.get(self.maps_key) if self.maps_key is not None else None
         for key, out in self.key_iterator(d, self.output_keys):
             d[out] = self.adjoint(d[key], maps)
@@ -191,15 +262,16 @@ class NormalizeByMaxd(MapTransform):
         scale_key: str = "scale",
         allow_missing_keys: bool = False,
     ) -> None:
-        MapTransform.__init__(self, keys, allow_missing_keys)
+        init_keys(self, keys, allow_missing_keys)
         self.reference_key, self.scale_key = reference_key, scale_key
         self.normalize = NormalizeByMax()
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
+        d = checked_copy(self, data, required=[self.reference_key])
         _, scale = self.normalize(d[self.reference_key])
         for key in self.key_iterator(d):
-            d[key] = torch.as_tensor(d[key]) / scale
+            value = tensor_input(d[key], f"data[{key!r}]")
+            d[key] = _check_finite_output(value / scale, value, f"dividing data[{key!r}] by {scale:.3g}")
         d[self.scale_key] = scale
         return d
 
@@ -208,11 +280,11 @@ class ComplexToChannelsd(MapTransform):
     """Dictionary :class:`ComplexToChannels`."""
 
     def __init__(self, keys: KeysCollection, allow_missing_keys: bool = False) -> None:
-        MapTransform.__init__(self, keys, allow_missing_keys)
+        init_keys(self, keys, allow_missing_keys)
         self.convert = ComplexToChannels()
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
+        d = checked_copy(self, data)
         for key in self.key_iterator(d):
             d[key] = self.convert(d[key])
         return d
@@ -222,11 +294,11 @@ class ChannelsToComplexd(MapTransform):
     """Dictionary :class:`ChannelsToComplex`."""
 
     def __init__(self, keys: KeysCollection, allow_missing_keys: bool = False) -> None:
-        MapTransform.__init__(self, keys, allow_missing_keys)
+        init_keys(self, keys, allow_missing_keys)
         self.convert = ChannelsToComplex()
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
+        d = checked_copy(self, data)
         for key in self.key_iterator(d):
             d[key] = self.convert(d[key])
         return d
@@ -236,12 +308,18 @@ class ScaleBackd(MapTransform):
     """Multiply keys (e.g. the prediction) by ``data[scale_key]``, undoing :class:`NormalizeByMaxd`."""
 
     def __init__(self, keys: KeysCollection, scale_key: str = "scale", allow_missing_keys: bool = False) -> None:
-        MapTransform.__init__(self, keys, allow_missing_keys)
+        init_keys(self, keys, allow_missing_keys)
         self.scale_key = scale_key
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
-        scale = d[self.scale_key]
+        d = checked_copy(self, data, required=[self.scale_key])
+        scale = tensor_input(d[self.scale_key], f"data[{self.scale_key!r}] (the scale)")
+        if scale.numel() != 1 or scale.is_complex() or not bool(torch.isfinite(scale).all()):
+            raise MRIInputError(
+                f"ScaleBackd: data[{self.scale_key!r}] must be one finite real number (the scale NormalizeByMaxd "
+                f"stored), got {scale.dtype} of shape {tuple(scale.shape)}; apply it per item (after decollate)."
+            )
         for key in self.key_iterator(d):
-            d[key] = torch.as_tensor(d[key]) * torch.as_tensor(scale)
+            value = tensor_input(d[key], f"data[{key!r}]")
+            d[key] = _check_finite_output(value * scale.reshape(()), value, f"scaling data[{key!r}] back")
         return d

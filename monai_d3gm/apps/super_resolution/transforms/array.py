@@ -4,13 +4,15 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 
 import torch
 from monai.transforms import Randomizable, Transform
 
 from ....errors import D3GMInputError
-from ..degrade import blur_downsample, crop_to_multiple, kspace_downsample, sinc_upsample
+from ..degrade import _check, _check_scale, blur_downsample, crop_to_multiple, kspace_downsample, sinc_upsample
 
 __all__ = ["SimulateLowResolution", "DEGRADATIONS"]
 
@@ -32,13 +34,18 @@ class SimulateLowResolution(Randomizable, Transform):
     """
 
     def __init__(self, scale: int = 4, degradation: str = "kspace", sigma: float | Sequence[float] = 1.5) -> None:
-        if degradation not in DEGRADATIONS:
+        if not isinstance(degradation, str) or degradation not in DEGRADATIONS:
             raise D3GMInputError(f"degradation must be one of {DEGRADATIONS}, got {degradation!r}.")
-        self.scale = int(scale)
+        self.scale = _check_scale(scale)
         self.degradation = degradation
-        self.sigma_range = (float(sigma), float(sigma)) if isinstance(sigma, (int, float)) else tuple(sigma)
-        if len(self.sigma_range) != 2 or not 0 <= self.sigma_range[0] <= self.sigma_range[1]:
-            raise D3GMInputError(f"sigma must be a number >= 0 or a (low, high) range, got {sigma!r}.")
+        bounds = [sigma, sigma] if isinstance(sigma, numbers.Number) else sigma
+        try:
+            low, high = (float(b) for b in bounds if isinstance(b, numbers.Real) and not isinstance(b, bool))
+        except (TypeError, ValueError):  # not a sequence of two real numbers
+            low = high = math.nan
+        if not (math.isfinite(high) and 0 <= low <= high):
+            raise D3GMInputError(f"sigma must be a finite number >= 0 or a (low, high) range of them, got {sigma!r}.")
+        self.sigma_range = (low, high)
         self._sigma = self.sigma_range[0]
 
     def randomize(self, data=None) -> None:
@@ -52,11 +59,17 @@ class SimulateLowResolution(Randomizable, Transform):
         Returns:
             ``(mu, target)``, each (1, H', W') with H', W' the multiples of ``scale`` below H, W.
         """
-        img = torch.as_tensor(image)
+        img = _check(image, self.scale, "image")
         if img.ndim == 3 and img.shape[0] == 1:
             img = img[0]
         if img.ndim != 2:
-            raise D3GMInputError(f"expected one 2-D slice (H, W) or (1, H, W), got shape {tuple(img.shape)}.")
+            raise D3GMInputError(
+                f"expected one 2-D slice (H, W) or (1, H, W) as the image, got shape {tuple(img.shape)}."
+            )
+        if not torch.isfinite(img.float()).all():
+            raise D3GMInputError(
+                f"image values exceed the float32 range (max |image| = {float(img.abs().max()):.3g}); rescale it."
+            )
         target = crop_to_multiple(img.float(), self.scale)
         if randomize:
             self.randomize()
@@ -64,4 +77,10 @@ class SimulateLowResolution(Randomizable, Transform):
             lr = kspace_downsample(target, self.scale)
         else:
             lr = blur_downsample(target, self.scale, self._sigma)
-        return sinc_upsample(lr, self.scale)[None].float(), target[None].contiguous()
+        mu = sinc_upsample(lr, self.scale)[None].float() if torch.isfinite(lr).all() else lr
+        if not torch.isfinite(mu).all():  # the resampling overshoots float32's maximum near sharp edges
+            raise D3GMInputError(
+                f"image values are too large to resample in float32 (max |image| = {float(img.abs().max()):.3g}); "
+                "rescale it (e.g. divide by its maximum)."
+            )
+        return mu, target[None].contiguous()

@@ -11,6 +11,7 @@ from monai.config import KeysCollection
 from monai.transforms import MapTransform, Randomizable
 
 from ....errors import D3GMInputError
+from ...reconstruction.transforms.dictionary import checked_copy, init_keys
 from .array import SimulateLowResolution
 
 __all__ = ["SimulateLowResolutiond"]
@@ -37,7 +38,7 @@ class SimulateLowResolutiond(Randomizable, MapTransform):
         target_key: str = "target",
         allow_missing_keys: bool = False,
     ) -> None:
-        super().__init__(keys, allow_missing_keys)
+        init_keys(self, keys, allow_missing_keys, D3GMInputError)
         if len(self.keys) != 1:
             raise D3GMInputError(f"SimulateLowResolutiond takes one image key, got {self.keys}.")
         self.simulate = SimulateLowResolution(scale, degradation, sigma)
@@ -52,7 +53,7 @@ class SimulateLowResolutiond(Randomizable, MapTransform):
         self.simulate.randomize()
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
+        d = checked_copy(self, data, error=D3GMInputError)
         for key in self.key_iterator(d):
             d[self.mu_key], d[self.target_key] = self.simulate(d[key])
         return d
