@@ -92,7 +92,7 @@ class VolumeReconstruction:
                 chunk = indices[position : position + max(batch, len(pending))]
                 prepared = pending + [self.reconstructor.prepare(volume[i]) for i in chunk[len(pending) :]]
                 fit = self._fitting_batch(prepared)
-                if fit < batch:
+                if fit < min(batch, len(prepared)):  # the guard cut the batch (not the volume's end)
                     warnings.warn(
                         f"batch_size {batch} does not fit in memory for slices of shape "
                         f"{tuple(prepared[0]['mu'].shape)}; using batches of {fit} (the result does not depend on "

@@ -6,6 +6,7 @@ lazily, shared noise across slices, multi-slice fastMRI files, the slice-range o
 from __future__ import annotations
 
 import json
+import warnings
 
 import nibabel as nib
 import numpy as np
@@ -167,6 +168,9 @@ def test_batch_too_large_for_memory_is_shrunk_with_the_same_result(tmp_path):
     assert batches == [2, 2, 2, 1]
     np.testing.assert_allclose(shrunk["magnitude"], reference["magnitude"], atol=1e-4 * reference["magnitude"].max())
     assert shrunk["slices"] == reference["slices"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a batch larger than the volume is no memory problem: no warning
+        VolumeReconstruction(_reconstructor(), batch_size=8, progress=False)(volume, slices=range(3))
     recon.inferer.memory_guard = MemoryGuard(budget=int(0.5 * per_slice))
     with pytest.raises(InputTooLargeError, match=r"\(1, 2, 24, 20\)"):
         VolumeReconstruction(recon, batch_size=8, progress=False)(volume)
