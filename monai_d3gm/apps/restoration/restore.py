@@ -79,6 +79,8 @@ class D3GMImageRestorer:
         mu = torch.as_tensor(np.asarray(image), dtype=torch.float32)
         if mu.ndim != 3 or mu.shape[0] != 3:
             raise ImageInputError(f"expected an RGB image of shape (3, H, W), got {tuple(mu.shape)}.")
+        if mu.numel() == 0:
+            raise ImageInputError(f"the image is empty (shape {tuple(mu.shape)}); pass a photo of at least 1x1 pixels.")
         if not torch.isfinite(mu).all():
             raise ImageInputError("the image contains NaN or Inf values.")
         if float(mu.min()) < 0 or float(mu.max()) > 1:

@@ -6,11 +6,12 @@ give a restored photo or a documented error that names the problem."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monai_d3gm.apps.restoration import TiledRestoration
+from monai_d3gm.apps.restoration import ImageInputError, TiledRestoration
 from monai_d3gm.apps.restoration.restore import D3GMImageRestorer
 from monai_d3gm.inferers import D3GMInferer
 from monai_d3gm.networks.nets import ScoreNAFNet
@@ -47,3 +48,9 @@ def test_restorer_takes_any_photo_or_names_the_problem(photo):
     if result is not None:
         out = result["output"]
         assert out.shape == array.shape and np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+
+
+def test_regressions_found_by_fuzzing():
+    """Photos that once escaped as undocumented errors."""
+    with pytest.raises(ImageInputError, match="empty"):  # torch's min() of an empty tensor
+        RESTORER(np.zeros((3, 0, 0), np.float32))
