@@ -41,6 +41,9 @@ from .sense import SenseOperator, conjugate_gradient
 
 __all__ = ["KspaceDataConsistency", "HardDataConsistency", "SoftDataConsistency", "SenseDataConsistency"]
 
+#: the smallest non-zero weight of soft data consistency (float32 k-space does not see less)
+MIN_WEIGHT = 1e-6
+
 
 def _complex_noise(shape: tuple[int, ...], like: torch.Tensor, generator: NoiseSource) -> torch.Tensor:
     """Complex white noise n_re + i n_im with n_re, n_im ~ N(0, 1) (see
@@ -222,6 +225,11 @@ class SoftDataConsistency(KspaceDataConsistency):
         if not 0.0 <= weight <= 1.0:
             raise MRIInputError(
                 f"{type(self).__name__}: weight must lie in [0, 1] (1 = hard replacement), got {weight}."
+            )
+        if 0.0 < weight < MIN_WEIGHT:  # the replacement noise is scaled by sqrt((2 - w) / w): inf for subnormal w
+            raise MRIInputError(
+                f"{type(self).__name__}: weight {weight:g} is too small to change float32 k-space; use 0 (no data "
+                f"consistency) or at least {MIN_WEIGHT:g}."
             )
         self.weight = weight
 

@@ -509,3 +509,9 @@ def test_regression_data_consistency():
     _raises(lambda: dc(sample, "3"), "timestep must be an integer")
     _raises(lambda: dc(sample, torch.tensor([1, 2, 3])), "one per sample")
     _raises(lambda: HardDataConsistency(None, mask), "kspace must be a numeric array")
+
+
+def test_regression_subnormal_soft_weight():
+    """weight 2.2e-309 scaled the replacement noise by inf: NaN from finite input."""
+    with pytest.raises(MRIInputError, match="too small"):
+        SoftDataConsistency(torch.ones(1, 4, 4, dtype=torch.complex64), torch.ones(4, 4), weight=2.2e-309)

@@ -220,6 +220,11 @@ def read_dicom_series(
     series = [str(_value(ds, "SeriesInstanceUID", p) or "") for p, ds in zip(files, datasets)]
     for p, uid in zip(files, series):
         uids.setdefault(uid, []).append(p)
+    if "" in uids and len(uids) > 1:  # not another series: a file cut before its SeriesInstanceUID, or a stray one
+        raise MRIInputError(
+            f"{uids[''][0]}: no SeriesInstanceUID, unlike the other files; it is truncated or not part of the series. "
+            "Remove it from the folder or pass the list of the series' files."
+        )
     if series_uid is not None:
         if series_uid not in uids:
             raise MRIInputError(

@@ -644,3 +644,15 @@ def test_dicom_bytes_paths(tmp_path):
     made = make_dicom_series(tmp_path / "series", n=2, rows=4, cols=3)
     assert read_dicom_series(bytes(tmp_path / "series")).volume.shape == (2, 4, 3)
     assert read_dicom_series([bytes(f) for f in made["files"]]).volume.shape == (2, 4, 3)
+
+
+def test_regression_truncated_file_is_not_dropped_as_another_series(tmp_path):
+    """A file cut before its SeriesInstanceUID was filtered out as 'another series' when series_uid was given: a
+    two-slice series silently became one slice."""
+    folder = tmp_path / "series"
+    folder.mkdir()
+    made = make_dicom_series(folder, n=2, rows=1, cols=1, rotation=(0.0, 0.0), spacing=(1.0, 1.0, 1.0))
+    first = sorted(folder.iterdir())[0]
+    first.write_bytes(first.read_bytes()[: first.stat().st_size // 2])
+    with pytest.raises(MRIInputError, match="no SeriesInstanceUID"):
+        read_dicom_series(folder, series_uid=made["series_uid"])
