@@ -336,7 +336,7 @@ def test_espirit_maps(data, shape, calib_width):
     maps = check_contract(
         "espirit_maps",
         call,
-        mention=("kspace", "mask"),
+        mention=("kspace", "k-space", "mask"),
         describe=f"kspace {describe_value(kspace)}, mask {describe_value(mask)}",
     )
     if maps is not None:
