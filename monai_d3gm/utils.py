@@ -5,12 +5,16 @@
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path"]
+from .errors import D3GMInputError
+
+__all__ = ["atomic_path", "finite_number"]
 
 
 @contextlib.contextmanager
@@ -35,3 +39,13 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[str]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def finite_number(value: object, name: str, error: type[D3GMInputError] = D3GMInputError) -> float:
+    """``float(value)`` for a finite real number (Python or numpy, not a bool or a string), else raise ``error``
+    naming the argument ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise error(f"{name} must be a real number, got {value!r} ({type(value).__name__}).")
+    if not math.isfinite(float(value)):
+        raise error(f"{name} must be a finite number, got {value!r}.")
+    return float(value)

@@ -34,9 +34,9 @@ import torch
 
 from ...networks.schedulers import D3GMScheduler
 from ...networks.schedulers.noise import NoiseSource, randn
+from ...utils import finite_number
 from .errors import MRIInputError
 from .fft import channels_to_complex, complex_to_channels, fft2c, ifft2c, tensor_input
-from .masks import _check_number
 from .sense import SenseOperator, conjugate_gradient
 
 __all__ = ["KspaceDataConsistency", "HardDataConsistency", "SoftDataConsistency", "SenseDataConsistency"]
@@ -221,7 +221,7 @@ class SoftDataConsistency(KspaceDataConsistency):
         generator: NoiseSource = None,
     ) -> None:
         super().__init__(kspace, mask, scheduler, generator, multicoil=False)
-        weight = _check_number(weight, f"{type(self).__name__}: weight")
+        weight = finite_number(weight, f"{type(self).__name__}: weight", MRIInputError)
         if not 0.0 <= weight <= 1.0:
             raise MRIInputError(
                 f"{type(self).__name__}: weight must lie in [0, 1] (1 = hard replacement), got {weight}."
@@ -323,7 +323,7 @@ class SenseDataConsistency(KspaceDataConsistency):
             )
         if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 1:
             raise MRIInputError(f"{name}: iterations must be an integer >= 1, got {iterations!r}.")
-        lam = _check_number(lam, f"{name}: lam")
+        lam = finite_number(lam, f"{name}: lam", MRIInputError)
         if not lam > 0:
             raise MRIInputError(f"{name}: lam must be > 0, got {lam}.")
         self.operator = SenseOperator(maps, self.mask)

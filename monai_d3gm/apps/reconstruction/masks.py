@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...utils import finite_number
 from .errors import MRIInputError
 from .fft import tensor_input
 
@@ -64,15 +65,6 @@ def _check_shape(shape: Sequence[int]) -> tuple[int, int]:
             f"mask shape must be (H, W) with two positive integer sizes, got {shape!r}; pass kspace.shape[-2:]."
         )
     return sizes[0], sizes[1]
-
-
-def _check_number(value: object, name: str) -> float:
-    """``float(value)`` for a real, finite number (a Python or numpy scalar, not a bool or a string)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise MRIInputError(f"{name} must be a real number, got {value!r} ({type(value).__name__}).")
-    if not np.isfinite(float(value)):
-        raise MRIInputError(f"{name} must be a finite number, got {value!r}.")
-    return float(value)
 
 
 def _check_seed(seed: object, name: str = "seed") -> int | None:
@@ -132,8 +124,8 @@ class CartesianMask:
     ) -> None:
         if not isinstance(kind, str) or kind not in _KINDS:
             raise MRIInputError(f"kind must be one of {_KINDS}, got {kind!r}.")
-        acceleration = _check_number(acceleration, "acceleration")
-        center_fraction = _check_number(center_fraction, "center_fraction")
+        acceleration = finite_number(acceleration, "acceleration", MRIInputError)
+        center_fraction = finite_number(center_fraction, "center_fraction", MRIInputError)
         if not acceleration >= 1:
             raise MRIInputError(f"acceleration must be >= 1 (1 = fully sampled), got {acceleration}.")
         if not 0 <= center_fraction < 1:
@@ -330,7 +322,7 @@ def poisson_mask(
         MRIInputError: a bad shape, acceleration, calib or seed, or an acceleration that the shape cannot reach.
     """
     h, w = _check_shape(shape)
-    acceleration = _check_number(acceleration, "acceleration")
+    acceleration = finite_number(acceleration, "acceleration", MRIInputError)
     seed = _check_seed(seed)
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31))

@@ -21,6 +21,7 @@ from monai.networks.schedulers import NoiseSchedules, Scheduler
 from monai.utils import StrEnum
 
 from ...errors import D3GMInputError
+from ...utils import finite_number
 from .noise import NoiseSource, randn
 from .schedules import ThetaSchedules
 
@@ -119,9 +120,7 @@ class D3GMScheduler(Scheduler):
             raise D3GMInputError(f"num_train_timesteps must be an integer, got {num_train_timesteps!r}.")
         if num_train_timesteps < 1:
             raise D3GMInputError(f"num_train_timesteps must be >= 1, got {num_train_timesteps}.")
-        for name, value in (("tau", tau), ("lam", lam), ("eps", eps)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-                raise D3GMInputError(f"{name} must be a finite number, got {value!r}.")
+        tau, lam, eps = (finite_number(v, name) for name, v in (("tau", tau), ("lam", lam), ("eps", eps)))
         if not tau > 0:
             raise D3GMInputError(f"tau must be > 0 (tau = 1 is IR-SDE, D3GM uses tau > 1), got {tau}.")
         if not lam > 0:

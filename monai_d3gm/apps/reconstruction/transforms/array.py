@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from monai.transforms import Randomizable, Transform
 
+from ....utils import finite_number
 from ..errors import MRIInputError
 from ..fft import channels_to_complex, complex_to_channels, fft2c, ifft2c, tensor_input
-from ..masks import _check_number
 from ..sense import SenseOperator, absorb_background_phase, espirit_maps
 
 __all__ = [
@@ -106,7 +106,7 @@ class SimulateKspace(Randomizable, Transform):
             raise MRIInputError(f"phase must be 'none' or 'smooth', got {phase!r}.")
         self.num_coils = int(num_coils)
         self.phase = phase
-        self.max_phase = _check_number(max_phase, "max_phase")
+        self.max_phase = finite_number(max_phase, "max_phase", MRIInputError)
         self._coeffs = np.zeros(6)
 
     def randomize(self, data=None) -> None:
@@ -201,8 +201,8 @@ class EstimateCoilMaps(Transform):
         if isinstance(calib_width, bool) or not isinstance(calib_width, (int, np.integer)) or calib_width < 1:
             raise MRIInputError(f"calib_width must be an integer >= 1, got {calib_width!r}.")
         self.calib_width = int(calib_width)
-        self.thresh = _check_number(thresh, "thresh")
-        self.crop = _check_number(crop, "crop")
+        self.thresh = finite_number(thresh, "thresh", MRIInputError)
+        self.crop = finite_number(crop, "crop", MRIInputError)
         if not 0 <= self.thresh < 1 or not 0 <= self.crop <= 1:
             raise MRIInputError(
                 f"thresh must lie in [0, 1) and crop in [0, 1] (ESPIRiT's relative thresholds), got {thresh} and "
