@@ -5,3 +5,4 @@ from __future__ import annotations
 
 from .checkpoint_saver import AtomicCheckpointSaver, atomic_save, export_state_dict
 from .loss_logger import LossLogger
+from .validation_saver import ValidationSaver

@@ -4,8 +4,9 @@
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +15,15 @@ from monai.data import Dataset
 from .errors import MRIInputError
 from .io import read_dicom_series, read_nifti
 
-__all__ = ["VolumeSliceDataset", "volume_slices"]
+__all__ = ["VolumeSliceDataset", "volume_slices", "split_volumes"]
 
 
 def volume_slices(
-    path: str | os.PathLike, axis: int = -1, central_fraction: float = 0.6, min_foreground: float = 0.05
+    path: str | os.PathLike,
+    axis: int = -1,
+    central_fraction: float = 0.6,
+    min_foreground: float = 0.05,
+    slice_step: int = 1,
 ) -> list[np.ndarray]:
     """2-D slices of one volume along ``axis``, each scaled to max 1, keeping the central fraction of the slices.
 
@@ -28,6 +33,7 @@ def volume_slices(
         central_fraction: keep this central fraction of the slices (the paper takes central slices; the outer ones
             hold little anatomy).
         min_foreground: drop slices whose mean intensity (after scaling) is below this fraction (near-empty slices).
+        slice_step: keep every ``slice_step``-th slice (neighbouring slices of a 1 mm volume are nearly alike).
     """
     p = Path(path)
     if p.is_dir():
@@ -41,7 +47,7 @@ def volume_slices(
     keep = max(1, round(n * central_fraction))
     start = (n - keep) // 2
     slices = []
-    for image in volume[start : start + keep]:
+    for image in volume[start : start + keep : max(1, int(slice_step))]:
         peak = float(np.percentile(image, 99.8))
         if peak <= 0:
             continue
@@ -51,23 +57,54 @@ def volume_slices(
     return slices
 
 
+def split_volumes(split_file: str | os.PathLike, split: str, data_root: str | os.PathLike) -> list[dict]:
+    """The volumes of one part of a person-level split file (the bundle's ``configs/data_split.json``).
+
+    Args:
+        split_file: JSON with lists "train", "validation", "benchmark" of ``{"path", "person", "license", "axes"}``
+            entries; paths are relative to ``data_root``.
+        split: which list.
+        data_root: the folder the paths are relative to (``shared/data``).
+
+    Returns:
+        the entries with absolute paths, ready for :class:`VolumeSliceDataset`.
+    """
+    with open(split_file) as f:
+        table = json.load(f)
+    if split not in table:
+        raise MRIInputError(f"{split_file} has no part {split!r}; it has {[k for k in table if k != 'description']}.")
+    entries = [dict(e, path=str(Path(data_root) / e["path"])) for e in table[split]]
+    missing = [e["path"] for e in entries if not Path(e["path"]).exists()]
+    if missing:
+        raise MRIInputError(
+            f"{len(missing)} volume(s) of the {split!r} split are missing, e.g. {missing[0]}; point data_root at the "
+            "shared/data folder that holds them."
+        )
+    return entries
+
+
 class VolumeSliceDataset(Dataset):
     """A MONAI ``Dataset`` of ``{"image": slice (H, W)}`` items from NIfTI volumes or DICOM series.
 
     Args:
-        paths: volume files / DICOM folders, or one folder whose ``*.nii``/``*.nii.gz`` files are all used.
+        paths: volume files / DICOM folders, one folder whose ``*.nii``/``*.nii.gz`` files are all used, or entries
+            ``{"path": ..., "axes": [...]}`` (e.g. from :func:`split_volumes`) that choose the slice axes per volume;
+            an entry may also set its own "central_fraction" and "slice_step", and "repeat" its slices (to weigh a
+            rare anatomy up).
         transform: the chain that simulates k-space and builds the network's inputs.
         axis: slice axis of NIfTI volumes, or several axes (e.g. ``(0, 1, 2)``: sagittal, coronal and axial slices of
-            one volume, three times the training slices).
+            one volume, three times the training slices); entries with "axes" override it.
         central_fraction: central fraction of the slices to keep.
+        slice_step: keep every ``slice_step``-th slice.
     """
 
     def __init__(
         self,
-        paths: str | os.PathLike | Sequence[str | os.PathLike],
+        paths: str | os.PathLike | Sequence[str | os.PathLike | Mapping],
         transform: Callable | None = None,
         axis: int | Sequence[int] = -1,
         central_fraction: float = 0.6,
+        slice_step: int = 1,
     ) -> None:
         axes = [axis] if isinstance(axis, int) else list(axis)
         if isinstance(paths, (str, os.PathLike)):
@@ -78,12 +115,21 @@ class VolumeSliceDataset(Dataset):
                 else [root]
             )
         else:
-            files = [Path(p) for p in paths]
+            files = list(paths)
         if not files:
             raise MRIInputError(f"no NIfTI volumes found in {paths}; pass a folder of .nii/.nii.gz files or a list.")
-        data = [
-            {"image": s, "source": str(f)} for f in files for a in axes for s in volume_slices(f, a, central_fraction)
-        ]
+        data = []
+        for f in files:
+            entry = dict(f) if isinstance(f, Mapping) else {"path": f}
+            path = Path(entry["path"])
+            for a in entry.get("axes", axes):
+                picked = volume_slices(
+                    path,
+                    a,
+                    entry.get("central_fraction", central_fraction),
+                    slice_step=entry.get("slice_step", slice_step),
+                )
+                data += [{"image": s, "source": str(path)} for s in picked] * int(entry.get("repeat", 1))
         if not data:
             raise MRIInputError(f"no usable slices in {[str(f) for f in files]}.")
         super().__init__(data, transform=transform)

@@ -32,6 +32,7 @@ from .fft import tensor_input
 
 __all__ = [
     "CartesianMask",
+    "RandomCartesianMask",
     "load_mask",
     "poisson_mask",
     "acceleration_of",
@@ -191,6 +192,64 @@ class CartesianMask:
         return (
             f"{type(self).__name__}(kind={self.kind!r}, acceleration={self.acceleration:g}, "
             f"center_fraction={self.center_fraction:g}, direction={self.direction!r}, seed={self.seed})"
+        )
+
+
+class RandomCartesianMask:
+    """Mask generator that draws the kind, the acceleration and the centre fraction of a :class:`CartesianMask` per
+    call: the training distribution of 1-D masks.
+
+    The acceleration R is uniform in ``accelerations`` (low, high); the centre fraction is ``center_budget / R``,
+    which gives fastMRI's pairs (4x with 0.08, 8x with 0.04 for the default 0.32); the kind is uniform among
+    ``kinds``. The same seed gives the same mask.
+
+    Args:
+        kinds: mask kinds to draw from ("random", "equispaced").
+        accelerations: (low, high) range of R, low >= 1.
+        center_budget: R times the centre fraction, in (0, 1).
+        direction: "phase" or "frequency" (see :class:`CartesianMask`).
+        seed: default seed.
+    """
+
+    def __init__(
+        self,
+        kinds: Sequence[str] = _KINDS,
+        accelerations: Sequence[float] = (4.0, 12.0),
+        center_budget: float = 0.32,
+        direction: str = "phase",
+        seed: int | None = None,
+    ) -> None:
+        self.kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+        if not self.kinds or any(k not in _KINDS for k in self.kinds):
+            raise MRIInputError(f"kinds must be a non-empty list of {_KINDS}, got {kinds!r}.")
+        low, high = (finite_number(a, "accelerations", MRIInputError) for a in accelerations)
+        if not 1 <= low <= high:
+            raise MRIInputError(f"accelerations must be a (low, high) pair, 1 <= low <= high, got {accelerations!r}.")
+        self.accelerations = (low, high)
+        self.center_budget = finite_number(center_budget, "center_budget", MRIInputError)
+        if not 0 < self.center_budget < 1:
+            raise MRIInputError(f"center_budget (R x centre fraction) must lie in (0, 1), got {center_budget}.")
+        mask_line_axis(direction)
+        self.direction = direction
+        self.seed = _check_seed(seed)
+
+    def draw(self, seed: int | None = None) -> tuple[CartesianMask, int]:
+        """The :class:`CartesianMask` of this seed and the seed of its lines."""
+        rng = np.random.RandomState(self.seed if seed is None else _check_seed(seed))
+        kind = self.kinds[rng.randint(len(self.kinds))]
+        acceleration = float(rng.uniform(*self.accelerations))
+        mask = CartesianMask(kind, acceleration, self.center_budget / acceleration, direction=self.direction)
+        return mask, int(rng.randint(0, 2**31 - 1))
+
+    def __call__(self, shape: Sequence[int], seed: int | None = None) -> torch.Tensor:
+        """Draw a mask of ``shape`` (H, W), float32 0/1."""
+        mask, lines_seed = self.draw(seed)
+        return mask(shape, seed=lines_seed)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(kinds={self.kinds}, accelerations={self.accelerations}, "
+            f"center_budget={self.center_budget:g}, direction={self.direction!r}, seed={self.seed})"
         )
 
 

@@ -19,7 +19,7 @@ from .fft import channels_to_complex, complex_to_channels, ifft2c
 from .sense import root_sum_of_squares, sampling_mask_of
 from .transforms import EstimateCoilMaps, NormalizeByMax, SenseAdjoint, SimulateKspace, UndersampleKspace, as_kspace
 
-__all__ = ["D3GMReconstructor", "magnitude_metrics", "real_slice"]
+__all__ = ["D3GMReconstructor", "magnitude_metrics", "real_slice", "phase_encoding_along_h"]
 
 DC_MODES = ("none", "hard", "soft", "sense")
 #: k-space with at least this fraction of its samples non-zero counts as fully sampled
@@ -42,6 +42,18 @@ def magnitude_metrics(image: torch.Tensor, reference: torch.Tensor) -> dict[str,
         "psnr": float(peak_signal_noise_ratio(a, b, data_range=1.0)),
         "ssim": float(structural_similarity_index_measure(a, b, data_range=1.0)),
     }
+
+
+def phase_encoding_along_h(mask: torch.Tensor) -> bool:
+    """Whether a sampling mask is 1-D with whole rows (it varies along H only): phase encoding along H.
+
+    Masks of whole columns (phase encoding along W, the direction the network is trained on), 2-D masks (Poisson
+    disc, which have no phase-encoding line) and full sampling give False.
+    """
+    m = torch.as_tensor(mask).bool()
+    whole_rows = bool((m == m[:, :1]).all())
+    whole_columns = bool((m == m[:1, :]).all())
+    return whole_rows and not whole_columns
 
 
 def _check_slice_size(shape: Sequence[int], where: str) -> None:
@@ -165,6 +177,12 @@ class D3GMReconstructor:
         maps = None
         if kspace.shape[0] > 1:
             maps = self.coil_maps(kspace) if case.get("maps") is None else torch.as_tensor(np.asarray(case["maps"]))
+        # the network learned aliasing along W (phase encoding along W): data encoded along H is reconstructed
+        # transposed, and transposed back in the result
+        transposed = phase_encoding_along_h(mask)
+        if transposed:
+            kspace, mask = kspace.transpose(-2, -1), mask.transpose(-2, -1)
+            maps = None if maps is None else maps.transpose(-2, -1)
         mu, scale = NormalizeByMax()(SenseAdjoint()(kspace, maps))
         return {
             "kspace": kspace / scale,
@@ -173,6 +191,7 @@ class D3GMReconstructor:
             "mu": mu,
             "scale": scale,
             "reference": reference,
+            "transposed": transposed,
         }
 
     def _fixed_mask(self, shape: tuple[int, int], seed: int | None = None) -> torch.Tensor:
@@ -245,14 +264,17 @@ class D3GMReconstructor:
             # pixels outside the coil maps' support (ESPIRiT's crop) do not enter the SENSE model: no measurement
             # constrains them, so, as in SENSE, they are zero rather than whatever the network left there
             stack = stack * (prepared["maps"].abs().sum(0) > 0).to(stack.device)
+        mu, mask = prepared["mu"], prepared["mask"]
+        if prepared.get("transposed"):
+            stack, mu, mask = stack.transpose(-2, -1), mu.transpose(-2, -1), mask.transpose(-2, -1)
         recon = stack.mean(0)
         result = {
             "reconstruction": recon,
             "magnitude": recon.abs(),
-            "zero_filled": prepared["mu"].abs() * prepared["scale"],
+            "zero_filled": mu.abs() * prepared["scale"],
             "reference": None if prepared["reference"] is None else prepared["reference"].abs().float(),
             "std": stack.abs().std(0) if self.num_samples > 1 else None,
-            "mask": prepared["mask"],
+            "mask": mask,
             "metrics": {},
         }
         if result["reference"] is not None:

@@ -47,3 +47,39 @@ def test_simulated_coil_maps_are_cached_and_normalised():
     torch.testing.assert_close(a.abs().square().sum(0), torch.ones(12, 10))
     k, maps = SimulateKspace(num_coils=4, phase="none")(np.ones((12, 10), np.float32))
     assert k.shape == (4, 12, 10) and maps is a
+
+
+def test_entries_choose_axes_fraction_step_and_repeat(tmp_path):
+    path = make_volume(tmp_path, shape=(20, 24, 10))
+    plain = VolumeSliceDataset([{"path": str(path), "axes": [2]}], central_fraction=1.0)
+    assert len(plain) == 10
+    # axis 0: the 12 slices holding the object (the 4 empty ones at each end are dropped); axis 2: all 10
+    both = VolumeSliceDataset([{"path": str(path), "axes": [0, 2], "central_fraction": 1.0}], central_fraction=0.1)
+    assert len(both) == 12 + 10 and {tuple(d["image"].shape) for d in both.data} == {(24, 10), (20, 24)}
+    stepped = VolumeSliceDataset([{"path": str(path), "axes": [2], "slice_step": 3, "repeat": 2}], central_fraction=1.0)
+    assert len(stepped) == 2 * 4
+
+
+def test_split_file_is_person_level_and_complete():
+    """The bundle's split: no person in two parts, every volume present, benchmark people never trained on."""
+    import json
+    from pathlib import Path
+
+    from monai_d3gm.apps.reconstruction.dataset import split_volumes
+    from tests.utils import shared_data
+
+    split_file = (
+        Path(__file__).resolve().parents[3] / "bundles" / "mri_reconstruction_d3gm" / "configs" / "data_split.json"
+    )
+    table = json.loads(split_file.read_text())
+    people = {part: {e["person"] for e in table[part]} for part in ("train", "validation", "benchmark")}
+    assert not people["train"] & people["validation"]
+    assert not people["train"] & people["benchmark"]
+    assert not people["validation"] & people["benchmark"]
+    assert all(e.get("license") for part in people for e in table[part])
+    root = shared_data()
+    for part in people:
+        entries = split_volumes(split_file, part, root)
+        assert all(Path(e["path"]).exists() for e in entries)
+    with pytest.raises(MRIInputError, match="no part"):
+        split_volumes(split_file, "test", root)

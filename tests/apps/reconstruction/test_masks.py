@@ -160,3 +160,30 @@ def test_poisson_mask():
 def test_parse_mask_name():
     assert parse_mask_name("random_af8_cf0.04_pe320.npy") == {"acceleration": 8, "center_fraction": 0.04, "length": 320}
     assert parse_mask_name("mask.npy") is None
+
+
+def test_random_cartesian_mask_draws_the_training_distribution():
+    from monai_d3gm.apps.reconstruction.masks import RandomCartesianMask, acceleration_of, center_fraction_of
+
+    generator = RandomCartesianMask(accelerations=(4, 12), center_budget=0.32)
+    kinds, accelerations = set(), []
+    for seed in range(60):
+        mask, _ = generator.draw(seed)
+        kinds.add(mask.kind)
+        accelerations.append(mask.acceleration)
+        assert 4 <= mask.acceleration <= 12
+        assert mask.center_fraction * mask.acceleration == pytest.approx(0.32)
+        drawn = generator((32, 320), seed=seed)
+        assert drawn.shape == (32, 320) and bool((drawn == drawn[:1]).all())  # whole columns (phase direction)
+        assert acceleration_of(drawn) == pytest.approx(mask.acceleration, rel=0.45)
+        assert center_fraction_of(drawn) >= round(320 * mask.center_fraction) / 320 - 1e-6
+        assert torch.equal(drawn, generator((32, 320), seed=seed))
+    assert kinds == {"random", "equispaced"} and max(accelerations) - min(accelerations) > 6
+    rows = RandomCartesianMask(direction="frequency")((96, 40), seed=0)
+    assert bool((rows == rows[:, :1]).all())  # whole rows
+    with pytest.raises(MRIInputError, match="accelerations"):
+        RandomCartesianMask(accelerations=(8, 4))
+    with pytest.raises(MRIInputError, match="center_budget"):
+        RandomCartesianMask(center_budget=1.5)
+    with pytest.raises(MRIInputError, match="kinds"):
+        RandomCartesianMask(kinds=["poisson"])

@@ -88,3 +88,22 @@ def test_extreme_kspace_scales_give_the_scaled_result(coils, scale):
     error = (scaled["magnitude"] / scale - base["magnitude"]).abs().max() / base["magnitude"].max()
     assert float(error) < 1e-4
     assert abs(scaled["metrics"]["d3gm"]["psnr"] - base["metrics"]["d3gm"]["psnr"]) < 1e-3
+
+
+def test_phase_encoding_along_h_is_reconstructed_transposed():
+    """The network learned aliasing along W: rows-mask data is reconstructed as the transpose of its transpose."""
+    from monai_d3gm.apps.reconstruction.reconstruct import phase_encoding_along_h
+
+    along_h = CartesianMask("random", 4, 0.16, direction="frequency")
+    along_w = CartesianMask("random", 4, 0.16, direction="phase")
+    assert phase_encoding_along_h(along_h((40, 32), seed=0))
+    assert not phase_encoding_along_h(along_w((40, 32), seed=0))
+    assert not phase_encoding_along_h(torch.ones(8, 8)) and not phase_encoding_along_h(torch.eye(8))
+    image = phantom(40, 32)
+    rows = reconstructor(mask=along_h, sampler="posterior")({"image": image})
+    columns = reconstructor(mask=along_w, sampler="posterior")({"image": np.ascontiguousarray(image.T)})
+    for key in ("reconstruction", "zero_filled", "mask", "reference"):
+        assert rows[key].shape == (40, 32)
+        torch.testing.assert_close(rows[key], columns[key].transpose(-2, -1), atol=1e-5, rtol=1e-5)
+    for method in ("d3gm", "zero_filled"):
+        assert rows["metrics"][method] == pytest.approx(columns["metrics"][method], rel=1e-4)

@@ -116,7 +116,8 @@ def _check_data_size(path: str, img: Any) -> None:
     proxy = img.dataobj
     offset = int(getattr(proxy, "offset", 0))
     needed = offset + int(np.prod(img.shape, dtype=np.float64)) * img.get_data_dtype().itemsize
-    if path.lower().endswith(".gz"):
+    compressed = path.lower().endswith((".gz", ".mgz"))  # FreeSurfer's .mgz is a gzip-compressed .mgh
+    if compressed:
         if needed <= 256 * 2**20:
             return
         found = 0
@@ -137,7 +138,7 @@ def _check_data_size(path: str, img: Any) -> None:
     if found < needed:
         raise MRIInputError(
             f"{path}: the header declares shape {tuple(img.shape)} of {img.get_data_dtype()} at offset {offset} "
-            f"({needed} bytes) but the {'uncompressed ' if path.lower().endswith('.gz') else ''}file holds "
+            f"({needed} bytes) but the {'uncompressed ' if compressed else ''}file holds "
             f"{found} bytes; the file is truncated or its header is corrupted. Copy or download it again."
         )
 

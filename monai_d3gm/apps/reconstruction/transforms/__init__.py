@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from .array import (
+    AddKspaceNoise,
     ChannelsToComplex,
     ComplexToChannels,
     EstimateCoilMaps,
@@ -15,6 +16,7 @@ from .array import (
     simulated_coil_maps,
 )
 from .dictionary import (
+    AddKspaceNoised,
     ChannelsToComplexd,
     ComplexToChannelsd,
     EstimateCoilMapsd,

@@ -9,19 +9,21 @@ are complex (H, W) until :class:`ComplexToChannels` turns them into real (2, H, 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from monai.transforms import Randomizable, Transform
 
 from ....utils import finite_number
+from ..acquisition import add_kspace_noise, random_coil_maps
 from ..errors import MRIInputError
 from ..fft import channels_to_complex, complex_to_channels, fft2c, ifft2c, tensor_input
-from ..sense import SenseOperator, absorb_background_phase, espirit_maps
+from ..sense import SenseOperator, absorb_background_phase, espirit_maps, root_sum_of_squares
 
 __all__ = [
     "SimulateKspace",
+    "AddKspaceNoise",
     "UndersampleKspace",
     "EstimateCoilMaps",
     "SenseAdjoint",
@@ -88,29 +90,48 @@ class SimulateKspace(Randomizable, Transform):
 
     A magnitude image gets an optional smooth synthetic phase (low-order polynomial, random per call), because real
     MR images are complex and a network trained on real-only images learns a conjugate-symmetric k-space that
-    acquisitions do not have. With ``num_coils > 1`` the image is multiplied by sigpy's birdcage coil maps.
+    acquisitions do not have. With more than one coil the image is multiplied by coil maps: sigpy's fixed birdcage
+    maps, or a random loop-coil array per call (:func:`~monai_d3gm.apps.reconstruction.acquisition.random_coil_maps`).
 
     Args:
-        num_coils: 1 for single-coil k-space, else the number of simulated coils.
+        num_coils: 1 for single-coil k-space, else the number of simulated coils; a sequence draws the number from
+            it per call (e.g. ``[1, 4, 8, 12, 16]``).
         phase: "none" (keep the image's own phase, zero for magnitude images) or "smooth".
         max_phase: peak absolute phase of the smooth phase, radians.
+        coil_geometry: "birdcage" (sigpy's maps, the same for every call) or "random".
 
     Returns:
-        ``(kspace (C, H, W) complex64, maps (C, H, W) complex64)``; maps are ones for one coil.
+        ``(kspace (C, H, W) complex64, maps (C, H, W) complex64)``; maps are uniform for one coil.
     """
 
-    def __init__(self, num_coils: int = 1, phase: str = "smooth", max_phase: float = np.pi / 2) -> None:
-        if isinstance(num_coils, bool) or not isinstance(num_coils, (int, np.integer)) or num_coils < 1:
-            raise MRIInputError(f"num_coils must be an integer >= 1, got {num_coils!r}.")
+    def __init__(
+        self,
+        num_coils: int | Sequence[int] = 1,
+        phase: str = "smooth",
+        max_phase: float = np.pi / 2,
+        coil_geometry: str = "birdcage",
+    ) -> None:
+        choices = list(num_coils) if isinstance(num_coils, (list, tuple)) else [num_coils]
+        if not choices or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in choices):
+            raise MRIInputError(f"num_coils must be an integer >= 1 or a list of them, got {num_coils!r}.")
         if not isinstance(phase, str) or phase not in ("none", "smooth"):
             raise MRIInputError(f"phase must be 'none' or 'smooth', got {phase!r}.")
-        self.num_coils = int(num_coils)
+        if coil_geometry not in ("birdcage", "random"):
+            raise MRIInputError(f"coil_geometry must be 'birdcage' or 'random', got {coil_geometry!r}.")
+        self.coil_choices = [int(n) for n in choices]
+        self.num_coils = self.coil_choices[0]
         self.phase = phase
         self.max_phase = finite_number(max_phase, "max_phase", MRIInputError)
+        self.coil_geometry = coil_geometry
         self._coeffs = np.zeros(6)
+        self._coil_seed = 0
 
     def randomize(self, data=None) -> None:
         self._coeffs = self.R.uniform(-1.0, 1.0, size=6)
+        if len(self.coil_choices) > 1:
+            self.num_coils = int(self.coil_choices[self.R.randint(len(self.coil_choices))])
+        if self.coil_geometry == "random":
+            self._coil_seed = int(self.R.randint(0, 2**31 - 1))
 
     def __call__(self, image, randomize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         source = img = tensor_input(image, "image")
@@ -124,17 +145,72 @@ class SimulateKspace(Randomizable, Transform):
         if not torch.isfinite(img).all():
             raise MRIInputError("the image contains NaN or Inf values; clean it before simulating k-space.")
         img = img.to(torch.complex64)
+        if randomize and (self.phase == "smooth" or len(self.coil_choices) > 1 or self.coil_geometry == "random"):
+            self.randomize()
         if self.phase == "smooth":
-            if randomize:
-                self.randomize()
             h, w = img.shape
             yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
             c = torch.as_tensor(self._coeffs, dtype=torch.float32)
             poly = c[0] + c[1] * yy + c[2] * xx + c[3] * yy * xx + c[4] * yy**2 + c[5] * xx**2
             img = img * torch.polar(torch.ones_like(poly), self.max_phase * poly / 3.0)
-        maps = simulated_coil_maps(self.num_coils, *img.shape)
+        if self.coil_geometry == "random":
+            maps = random_coil_maps(self.num_coils, *img.shape, np.random.RandomState(self._coil_seed))
+        else:
+            maps = simulated_coil_maps(self.num_coils, *img.shape)
         kspace = _check_finite_output(fft2c(maps * img), source, "simulating k-space from the image")
         return kspace, maps
+
+
+class AddKspaceNoise(Randomizable, Transform):
+    """Thermal noise: complex white Gaussian noise on fully sampled k-space, at a random signal-to-noise ratio.
+
+    The standard deviation per real part is σ = r · max(RSS image of the k-space), with r drawn log-uniformly from
+    ``relative_std`` per call (a single number: always that r). Real scans measure r in their k-space corners
+    (:func:`~monai_d3gm.apps.reconstruction.acquisition.relative_noise_std`: 0.008 on the real 8-coil brain). Apply it
+    before undersampling, so the measured lines and the fully sampled reference share one noise realisation, as in a
+    real acquisition.
+
+    Args:
+        relative_std: r, or the range (low, high) it is drawn from (log-uniform; low may be 0 for uniform draws).
+        prob: probability of adding noise at all.
+
+    Returns:
+        ``(noisy kspace (C, H, W) complex64, σ)``.
+    """
+
+    def __init__(self, relative_std: float | Sequence[float] = (0.002, 0.025), prob: float = 1.0) -> None:
+        bounds = list(relative_std) if isinstance(relative_std, (list, tuple)) else [relative_std, relative_std]
+        if len(bounds) != 2:
+            raise MRIInputError(f"relative_std must be a number or a (low, high) pair, got {relative_std!r}.")
+        low, high = (finite_number(b, "relative_std", MRIInputError) for b in bounds)
+        if not 0 <= low <= high:
+            raise MRIInputError(f"relative_std must satisfy 0 <= low <= high, got {relative_std!r}.")
+        prob = finite_number(prob, "prob", MRIInputError)
+        if not 0 <= prob <= 1:
+            raise MRIInputError(f"prob must lie in [0, 1], got {prob}.")
+        self.low, self.high, self.prob = low, high, prob
+        self.relative = low
+        self._seed = 0
+
+    def randomize(self, data=None) -> None:
+        apply = self.R.uniform() < self.prob
+        if not apply:
+            self.relative = 0.0
+        elif self.low > 0:
+            self.relative = float(np.exp(self.R.uniform(np.log(self.low), np.log(self.high))))
+        else:
+            self.relative = float(self.R.uniform(self.low, self.high))
+        self._seed = int(self.R.randint(0, 2**31 - 1))
+
+    def __call__(self, kspace, randomize: bool = True) -> tuple[torch.Tensor, float]:
+        k = as_kspace(kspace)
+        if randomize:
+            self.randomize()
+        if self.relative == 0:
+            return k, 0.0
+        sigma = self.relative * float(root_sum_of_squares(ifft2c(k), dim=0).max())
+        generator = torch.Generator().manual_seed(self._seed)
+        return add_kspace_noise(k, sigma, generator), sigma
 
 
 class UndersampleKspace(Randomizable, Transform):

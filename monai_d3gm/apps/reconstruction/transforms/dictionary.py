@@ -30,6 +30,7 @@ from ..errors import MRIInputError
 from ..fft import tensor_input
 from ..io import load_mri_slice
 from .array import (
+    AddKspaceNoise,
     ChannelsToComplex,
     ComplexToChannels,
     EstimateCoilMaps,
@@ -45,6 +46,7 @@ __all__ = [
     "checked_copy",
     "LoadMRISliced",
     "SimulateKspaced",
+    "AddKspaceNoised",
     "UndersampleKspaced",
     "EstimateCoilMapsd",
     "SenseAdjointd",
@@ -147,13 +149,14 @@ class SimulateKspaced(Randomizable, MapTransform):
         keys: KeysCollection = "image",
         kspace_key: str = "kspace",
         maps_key: str = "maps_true",
-        num_coils: int = 1,
+        num_coils: int | Sequence[int] = 1,
         phase: str = "smooth",
+        coil_geometry: str = "birdcage",
         allow_missing_keys: bool = False,
     ) -> None:
         init_keys(self, keys, allow_missing_keys)
         self.kspace_key, self.maps_key = kspace_key, maps_key
-        self.simulate = SimulateKspace(num_coils=num_coils, phase=phase)
+        self.simulate = SimulateKspace(num_coils=num_coils, phase=phase, coil_geometry=coil_geometry)
 
     def set_random_state(self, seed=None, state=None):
         super().set_random_state(seed, state)
@@ -167,6 +170,36 @@ class SimulateKspaced(Randomizable, MapTransform):
         d = checked_copy(self, data)
         for key in self.key_iterator(d):
             d[self.kspace_key], d[self.maps_key] = self.simulate(d[key])
+        return d
+
+
+class AddKspaceNoised(Randomizable, MapTransform):
+    """Dictionary :class:`AddKspaceNoise`: noisy k-space replaces ``data[key]``; σ goes to ``data[std_key]``."""
+
+    def __init__(
+        self,
+        keys: KeysCollection = "kspace",
+        relative_std: float | Sequence[float] = (0.002, 0.025),
+        prob: float = 1.0,
+        std_key: str = "noise_std",
+        allow_missing_keys: bool = False,
+    ) -> None:
+        init_keys(self, keys, allow_missing_keys)
+        self.add_noise = AddKspaceNoise(relative_std, prob)
+        self.std_key = std_key
+
+    def set_random_state(self, seed=None, state=None):
+        super().set_random_state(seed, state)
+        self.add_noise.set_random_state(seed, state)
+        return self
+
+    def randomize(self, data=None) -> None:
+        self.add_noise.randomize()
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        d = checked_copy(self, data)
+        for key in self.key_iterator(d):
+            d[key], d[self.std_key] = self.add_noise(d[key])
         return d
 
 

@@ -111,3 +111,45 @@ def test_bad_images():
         SimulateKspace()(np.full((4, 5), np.inf))
     with pytest.raises(MRIInputError, match="normalise"):
         NormalizeByMaxd(["mu"])({"mu": torch.zeros(4, 4)})
+
+
+@pytest.mark.parametrize("num_coils", [1, 4])
+def test_training_and_inference_build_the_same_mu(num_coils):
+    """One code path builds μ: the training chain and the reconstructor's ``prepare`` agree for the same input."""
+    from monai.transforms import Compose
+
+    from monai_d3gm.apps.reconstruction.acquisition import random_coil_maps
+    from monai_d3gm.apps.reconstruction.fft import complex_to_channels
+    from monai_d3gm.apps.reconstruction.masks import CartesianMask
+    from monai_d3gm.apps.reconstruction.reconstruct import D3GMReconstructor
+    from monai_d3gm.apps.reconstruction.transforms import (
+        AddKspaceNoised,
+        ComplexToChannelsd,
+        NormalizeByMaxd,
+        SenseAdjointd,
+        UndersampleKspaced,
+    )
+
+    rng = np.random.default_rng(0)
+    image = torch.as_tensor(rng.random((48, 40)), dtype=torch.float32)
+    maps = random_coil_maps(num_coils, 48, 40, np.random.RandomState(0))
+    full = fft2c(maps * image)
+    noisy = AddKspaceNoised("kspace", relative_std=0.01)
+    noisy.set_random_state(0)
+    full = noisy({"kspace": full})["kspace"]
+    mask = CartesianMask("random", 4, 0.08)
+    train = Compose([
+        UndersampleKspaced("kspace", mask=mask(full.shape[-2:], seed=3), full_key="kspace_full"),
+        SenseAdjointd(["kspace", "kspace_full"], output_keys=["mu", "target"], maps_key="maps"),
+        NormalizeByMaxd(["mu", "target"], reference_key="mu"),
+        ComplexToChannelsd(["mu", "target"]),
+    ])  # fmt: skip
+    trained = train({"kspace": full, "maps": maps if num_coils > 1 else None})  # one coil: its own phase, no maps
+    reconstructor = D3GMReconstructor(torch.nn.Identity(), None, mask=mask, mask_seed=3)
+    case = {"kspace": full} if num_coils == 1 else {"kspace": full, "maps": maps}
+    prepared = reconstructor.prepare(case)
+    torch.testing.assert_close(complex_to_channels(prepared["mu"][None, None])[0], trained["mu"])
+    if num_coils == 1:  # image-domain inputs (NIfTI, DICOM) go through the same single-coil simulation
+        from_image = reconstructor.prepare({"image": image.numpy()})
+        clean = train({"kspace": fft2c(image.to(torch.complex64))[None], "maps": None})
+        torch.testing.assert_close(complex_to_channels(from_image["mu"][None, None])[0], clean["mu"])
