@@ -27,6 +27,7 @@ import datetime
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,7 +186,8 @@ def read_dicom_series(
     file names or ``InstanceNumber``.
 
     Args:
-        folder_or_files: a folder (its non-hidden files, ``DICOMDIR`` excepted) or a list of files.
+        folder_or_files: a folder (its non-hidden DICOM files: ``DICOMDIR`` and files that are not DICOM, such as the
+            notes an export leaves beside the images, are skipped with a warning) or a list of files.
         series_uid: the SeriesInstanceUID to read when the files hold several series.
 
     Returns:
@@ -202,20 +204,35 @@ def read_dicom_series(
     from pydicom.errors import InvalidDicomError
 
     files = _list_files(folder_or_files)
-    datasets = []
+    from_folder = isinstance(folder_or_files, (str, bytes, os.PathLike)) and Path(os.fsdecode(folder_or_files)).is_dir()
+    datasets, strays = [], []
     for p in files:
         try:
             datasets.append(pydicom.dcmread(p))
         except InvalidDicomError:
+            if from_folder:  # exports put notes, thumbnails or checksums beside the images: skip them
+                strays.append(p)
+                continue
             raise MRIInputError(
-                f"{p}: not a DICOM file (no DICM preamble); remove it from the series folder or pass the list of "
-                "DICOM files."
+                f"{p}: not a DICOM file (no DICM preamble); remove it from the list or pass the series folder."
             ) from None
         except Exception as e:  # truncated or corrupted files raise OSError, EOFError, struct.error...
             raise MRIInputError(
                 f"{p}: the DICOM file cannot be read ({type(e).__name__}: {e}); it is truncated or corrupted."
             ) from None
 
+    if strays:
+        files = [p for p in files if p not in strays]
+        if not files:
+            raise MRIInputError(
+                f"{strays[0].parent}: no DICOM file among its {len(strays)} files (e.g. {strays[0].name} has no DICM "
+                "preamble); pass the folder of one DICOM series."
+            )
+        names = ", ".join(p.name for p in strays[:3]) + (", ..." if len(strays) > 3 else "")
+        warnings.warn(
+            f"{strays[0].parent}: skipped {len(strays)} file(s) that are not DICOM ({names}).",
+            stacklevel=2,
+        )
     uids: dict[str, list[Path]] = {}
     series = [str(_value(ds, "SeriesInstanceUID", p) or "") for p, ds in zip(files, datasets)]
     for p, uid in zip(files, series):

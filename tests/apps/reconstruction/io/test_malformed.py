@@ -110,10 +110,10 @@ def _truncated_nifti(name: str) -> Callable:
     return make
 
 
-def _non_dicom_in_folder(tmp: Path) -> Callable:
-    make_dicom_series(tmp / "series", n=3)
+def _non_dicom_in_list(tmp: Path) -> Callable:
+    made = make_dicom_series(tmp / "series", n=3)
     (tmp / "series" / "README.txt").write_text("scan notes")
-    return lambda: read_dicom_series(tmp / "series")
+    return lambda: read_dicom_series([*made["files"], tmp / "series" / "README.txt"])
 
 
 def _mixed_geometry(tmp: Path) -> Callable:
@@ -172,7 +172,7 @@ READERS = {
     "4-D NIfTI": (_nifti_4d, ["4-D NIfTI", "3-D"]),
     "truncated .nii.gz": (_truncated_nifti("cut.nii.gz"), ["truncated", "cut.nii.gz"]),
     "truncated .nii": (_truncated_nifti("cut.nii"), ["truncated", "cut.nii"]),
-    "non-DICOM file in series": (_non_dicom_in_folder, ["not a DICOM file", "README.txt"]),
+    "non-DICOM file in a list": (_non_dicom_in_list, ["not a DICOM file", "README.txt"]),
     "mixed orientation": (_mixed_geometry, ["mixed geometry", "ImageOrientationPatient"]),
     "mixed pixel spacing": (_mixed_pixel_spacing, ["mixed geometry", "PixelSpacing"]),
     "two series": (_two_series, ["several series", "1.2.826.0.1.3680043.8.498.1", "1.2.826.0.1.3680043.8.498.2"]),
@@ -274,3 +274,17 @@ def test_failure_while_writing_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         write_nifti(ref.volume, ref.affine, tmp_path / "out.nii.gz")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["series"]
+
+
+def test_stray_files_in_a_series_folder_are_skipped(tmp_path):
+    """A PACS or CD export leaves notes beside the images: the folder still reads, with a warning naming them."""
+    made = make_dicom_series(tmp_path / "series", n=3)
+    (tmp_path / "series" / "README.txt").write_text("scan notes")
+    with pytest.warns(UserWarning, match="README.txt"):
+        series = read_dicom_series(tmp_path / "series")
+    assert series.volume.shape[0] == 3 == len(made["files"])
+    only_notes = tmp_path / "notes"
+    only_notes.mkdir()
+    (only_notes / "a.txt").write_text("x")
+    with pytest.raises(MRIInputError, match="no DICOM file"):
+        read_dicom_series(only_notes)
