@@ -41,13 +41,14 @@ import torch
 from classical import L1_LAMDA, SENSE_ITERS, SENSE_LAM, bart_pics, metrics
 from train_varnet import build_varnet, varnet_inputs
 
-from monai_d3gm.apps.reconstruction.dataset import volume_slices
+from monai_d3gm.apps.reconstruction.dataset import split_volumes, volume_slices
 from monai_d3gm.apps.reconstruction.fft import ifft2c
 from monai_d3gm.apps.reconstruction.io.bart import kspace_from_cfl
 from monai_d3gm.apps.reconstruction.masks import CartesianMask
 from monai_d3gm.apps.reconstruction.reconstruct import D3GMReconstructor
 from monai_d3gm.apps.reconstruction.sense import SenseOperator, conjugate_gradient, root_sum_of_squares
 from monai_d3gm.apps.reconstruction.transforms import EstimateCoilMaps, SimulateKspace
+from monai_d3gm.apps.reconstruction.validation import held_out_cases
 from monai_d3gm.visualize import save_comparison
 
 from _common import environment, load_bundle_network, print_table, save_json
@@ -55,6 +56,8 @@ from _common import environment, load_bundle_network, print_table, save_json
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 BUNDLE = ROOT / "bundles" / "mri_reconstruction_d3gm"
+SPLIT = BUNDLE / "configs" / "data_split.json"
+SETS = ("brain", "unseen-scanner", "non-brain")
 PROTOCOLS = [(4, 0.08), (8, 0.04)]
 SEED = 0
 DEFAULT = "D³GM + DC, posterior 3 steps (bundle default)"
@@ -62,11 +65,33 @@ FIGURE = ("zero-filled", "sigpy L1-wavelet", "BART pics -l1", "MONAI e2e-VarNet"
           DEFAULT)  # fmt: skip
 
 
-def cases(num_flair: int) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+def simulated_cases(
+    name: str, persons: list[str], per_volume: int, num_coils: int
+) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """Noisy k-space simulated from benchmark-split volumes of ``persons`` (``configs/data_split.json``) with the
+    training transforms: random loop coils, smooth phase, complex noise at the real 8-coil scan's level (0.8 % of the
+    image maximum per real part). Reference: the RSS of the fully sampled noisy coil images, as for a real scan."""
+    volumes = [v for v in split_volumes(SPLIT, "benchmark", SHARED) if v["person"] in persons]
+    out = []
+    for case in held_out_cases(volumes, per_volume, num_coils=(num_coils,), relative_std=0.008, seed=SEED):
+        full = case["kspace"]
+        rss = root_sum_of_squares(ifft2c(full), dim=0)
+        out.append((name, full / rss.max(), rss / rss.max()))
+    return out
+
+
+def cases(num_flair: int, sets: list[str]) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     """(dataset name, fully sampled k-space (C, H, W), reference magnitude (max 1))."""
+    out = []
+    if "unseen-scanner" in sets:  # TCGA (Siemens clinical 2-D, T1 and T2) and Utah: sites nothing in training shares
+        out += simulated_cases("8-coil unseen scanners (sim.)", ["TCGA-FG-6692", "utah-01"], 1, 8)
+    if "non-brain" in sets:  # spine people and the knee, kept out of training
+        out += simulated_cases("1-coil spine+knee (sim.)", ["IVD-25", "VB2-12", "VB1-12", "OsiriX-KNEE"], 1, 1)
+    if "brain" not in sets:
+        return out
     full = torch.as_tensor(kspace_from_cfl(SHARED / "espirit-brain-8ch-kspace" / "full"))
     rss = root_sum_of_squares(ifft2c(full), dim=0)
-    out = [("8-coil brain", full / rss.max(), rss / rss.max())]
+    out = [("8-coil brain", full / rss.max(), rss / rss.max()), *out]
     slices = volume_slices(SHARED / "niivue-brain-t1-flair" / "FLAIR.nii.gz")
     picks = np.linspace(0, len(slices) - 1, num_flair + 2).round().astype(int)[1:-1]
     sim = SimulateKspace(num_coils=1, phase="smooth")
@@ -89,6 +114,10 @@ def main() -> None:
     parser.add_argument("--d3gm", default=str(BUNDLE / "models" / "model.pt"))
     parser.add_argument("--irsde", default=str(ROOT / "benchmarks" / "models" / "irsde.pt"))
     parser.add_argument("--varnet", default=str(ROOT / "benchmarks" / "models" / "varnet.pt"))
+    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS, help="which case sets to run")
+    parser.add_argument(
+        "--methods", default=None, help="run only methods whose name contains one of these words, comma-separated"
+    )
     parser.add_argument("--json", default=None)
     parser.add_argument("--figure", default=None, help="PNG of every method on the 8-coil brain at 4x")
     args = parser.parse_args()
@@ -96,7 +125,7 @@ def main() -> None:
         sys.exit(f"the benchmark needs the real data in {SHARED}")
     torch.manual_seed(SEED)
     l1_iters = 30 if args.quick else 100
-    data = cases(1 if args.quick else args.slices)
+    data = cases(1 if args.quick else args.slices, args.sets)
 
     d3gm, d3gm_inferer = load_network(Path(args.d3gm), tau=2.0)
     learned: dict[str, tuple] = {"D³GM": (d3gm, d3gm_inferer)}
@@ -164,6 +193,9 @@ def main() -> None:
     methods["D³GM + DC, ODE 1 step"] = (diffusion("D³GM", "hard", 1), True)
     methods["D³GM + DC, posterior 3 steps (bundle default)"] = (diffusion("D³GM", "hard", 3, "posterior"), True)
 
+    if args.methods:
+        words = [w.strip() for w in args.methods.split(",")]
+        methods = {n: m for n, m in methods.items() if n == "zero-filled" or any(w in n for w in words)}
     estimate_maps = EstimateCoilMaps()
     results: dict[str, dict[str, list]] = {m: {} for m in methods}
     panels: dict[str, torch.Tensor] = {}

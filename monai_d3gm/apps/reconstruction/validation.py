@@ -2,7 +2,7 @@
 # Licensed under the Apache License, Version 2.0
 """Validation with the bundle's own sampler: held-out slices, simulated noisy k-space, the reconstructor's metrics.
 
-:func:`validation_cases` turns held-out volumes into fully sampled, noisy single- and multi-coil k-space with the
+:func:`held_out_cases` turns held-out volumes into fully sampled, noisy single- and multi-coil k-space with the
 training transforms (fixed seeds, so every validation sees the same cases); :class:`ReconstructionValidator`
 reconstructs them exactly as the inference bundle does (:class:`.reconstruct.D3GMReconstructor`: fixed masks, ESPIRiT
 coil maps estimated from the undersampled data, the bundle's sampler, steps and data consistency) and returns the
@@ -23,10 +23,10 @@ from .masks import CartesianMask
 from .reconstruct import D3GMReconstructor
 from .transforms import AddKspaceNoise, SimulateKspace
 
-__all__ = ["validation_cases", "ReconstructionValidator"]
+__all__ = ["held_out_cases", "ReconstructionValidator"]
 
 
-def validation_cases(
+def held_out_cases(
     volumes: Sequence[Mapping[str, Any]],
     slices_per_volume: int = 2,
     num_coils: Sequence[int] = (1, 8),
@@ -67,7 +67,7 @@ class ReconstructionValidator:
     """Mean PSNR/SSIM of a network on validation cases, reconstructed as the inference bundle does.
 
     Args:
-        cases: :func:`validation_cases`.
+        cases: :func:`held_out_cases`.
         inferer: the D³GM inferer (scheduler of the training).
         protocols: (acceleration, centre fraction) pairs of the fixed random 1-D masks (seed ``mask_seed``).
         sampler: the bundle's sampler.

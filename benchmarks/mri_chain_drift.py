@@ -1,0 +1,156 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""Does the reverse chain drift? x̂0 along the sampler's chain against x̂0 from the true forward marginals.
+
+On held-out validation people (``configs/data_split.json``, noisy simulated single- and 8-coil k-space at 4x and 8x,
+reconstructed with the bundle's reconstructor: fixed masks, ESPIRiT maps, data consistency):
+
+1. **Teacher-forced**: x_t drawn from the forward marginal q(x_t | x0, μ) around the true (normalised) reference,
+   x̂0 = network(x_t, t); its PSNR at each t is what the network can do when its input is on the training marginal.
+2. **Along the chain**: the PSNR of the x̂0 the sampler predicts at each of its steps (callback of the inferer).
+   If it falls below the teacher-forced curve as t decreases, errors compound along the chain (exposure bias).
+3. **Final PSNR against the number of steps** (3, 10, 20, 50) for the samplers, the quantity the bundle ships.
+
+    python benchmarks/mri_chain_drift.py [--weights model.pt] [--tau 2] [--slices 1] [--figure drift.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from classical import metrics
+from mri_reconstruction import BUNDLE, SEED, SHARED, SPLIT, load_network
+
+from monai_d3gm.apps.reconstruction.dataset import split_volumes
+from monai_d3gm.apps.reconstruction.fft import channels_to_complex, complex_to_channels
+from monai_d3gm.apps.reconstruction.masks import CartesianMask
+from monai_d3gm.apps.reconstruction.reconstruct import D3GMReconstructor
+from monai_d3gm.apps.reconstruction.validation import held_out_cases
+
+from _common import print_table
+
+PROTOCOLS = ((4, 0.08), (8, 0.04))
+STEPS = (3, 10, 20, 50)
+PROBE_T = (100, 75, 50, 25, 10, 5, 1)
+
+
+def _psnr(x: torch.Tensor, ref: torch.Tensor) -> float:
+    return metrics(channels_to_complex(x)[0, 0], ref)[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", default=str(BUNDLE / "models" / "model.pt"))
+    parser.add_argument("--tau", type=float, default=2.0)
+    parser.add_argument("--slices", type=int, default=1, help="slices per validation volume")
+    parser.add_argument("--samplers", nargs="+", default=["posterior", "ode"])
+    parser.add_argument("--steps", nargs="+", type=int, default=list(STEPS), help="step counts of the final table")
+    parser.add_argument("--volumes", type=int, default=None, help="use only the first N validation volumes")
+    parser.add_argument("--samples", type=int, default=4, help="posterior samples averaged in the mean-of-samples row")
+    parser.add_argument("--figure", default=None)
+    args = parser.parse_args()
+    net, inferer = load_network(Path(args.weights), tau=args.tau)
+    sched = inferer.scheduler
+    volumes = split_volumes(SPLIT, "validation", SHARED)[: args.volumes]
+    cases = held_out_cases(volumes, args.slices, num_coils=(1, 8), seed=SEED)
+    teacher: dict[int, list[float]] = {t: [] for t in PROBE_T}
+    chain: dict[tuple[str, int], list[float]] = {}
+    final: dict[tuple[str, int], list[float]] = {}
+    zero_filled: list[float] = []
+    for acc, cf in PROTOCOLS:
+        for case in cases:
+            rec = D3GMReconstructor(net, inferer, mask=CartesianMask("random", acc, cf), mask_seed=SEED, seed=SEED)
+            prepared = rec.prepare(case)
+            ref = prepared["reference"] / prepared["reference"].max()
+            mu = complex_to_channels(prepared["mu"][None, None])
+            zero_filled.append(metrics(prepared["mu"], ref)[0])
+            # the reference in μ's scale (the least-squares fit of |x0| is scale-free, the marginal is not)
+            x0 = complex_to_channels(
+                (torch.as_tensor(prepared["reference"]) / prepared["scale"]).to(torch.complex64)[None, None]
+            )
+            generator = torch.Generator().manual_seed(SEED)
+            with torch.no_grad():
+                for t in PROBE_T:
+                    noise = torch.randn(mu.shape, generator=generator)
+                    x_t = sched.add_noise(x0, mu, noise, torch.tensor([t]))
+                    out = net(torch.cat([x_t - mu, mu], 1), torch.tensor([t]))
+                    teacher[t].append(_psnr(sched.predict_original_sample(out, t, x_t, mu), ref))
+            for sampler in args.samplers:
+                for steps in args.steps:
+                    seen: list[tuple[int, float]] = []
+                    rec.sampler, rec.num_inference_steps = sampler, steps
+                    original = inferer.sample
+
+                    def sample(*a, _seen=seen, _original=original, _ref=ref, **k):
+                        k["callback"] = lambda s: _seen.append((s["t"], _psnr(s["pred_original_sample"], _ref)))
+                        return _original(*a, **k)
+
+                    inferer.sample = sample
+                    try:
+                        result = rec.reconstruct_batch([prepared], seeds=[SEED], verbose=False)[0]
+                    finally:
+                        inferer.sample = original
+                    final.setdefault((sampler, steps), []).append(metrics(result["reconstruction"], ref)[0])
+                    if sampler != "ode" and args.samples > 1:  # is the loss the spread of samples or a bias?
+                        rec.num_samples = args.samples
+                        mean = rec.reconstruct_batch([prepared], seeds=[SEED], verbose=False)[0]["reconstruction"]
+                        rec.num_samples = 1
+                        final.setdefault((f"{sampler}, mean of {args.samples}", steps), []).append(
+                            metrics(mean, ref)[0]
+                        )
+                    if steps == 20:
+                        for t, p in seen:
+                            chain.setdefault((sampler, t), []).append(p)
+            print(f"done: {case['name']} {acc}x", flush=True)
+
+    print_table(
+        f"x̂0 PSNR (dB) at step t, teacher-forced vs along 20-step chains (τ = {args.tau}, {len(zero_filled)} cases; "
+        f"zero-filled {np.mean(zero_filled):.2f} dB)",
+        ["t", "teacher-forced", *[f"{s} chain" for s in args.samplers]],
+        [
+            [t, f"{np.mean(teacher[t]):.2f}", *[_mean(chain, _nearest(chain, s, t)) for s in args.samplers]]
+            for t in PROBE_T
+        ],  # fmt: skip
+    )
+    print_table(
+        f"final PSNR (dB) against steps (τ = {args.tau}, with data consistency)",
+        ["sampler", *[str(s) for s in args.steps]],
+        [[s, *[_mean(final, (s, n)) for n in args.steps]] for s in dict.fromkeys(name for name, _ in final)],
+    )
+    if args.figure:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ax.plot(PROBE_T, [np.mean(teacher[t]) for t in PROBE_T], "k-o", label="teacher-forced (true marginal)")
+        for s in args.samplers:
+            ts = sorted({t for (name, t) in chain if name == s}, reverse=True)
+            ax.plot(ts, [np.mean(chain[(s, t)]) for t in ts], "-o", ms=3, label=f"{s}, 20-step chain")
+        ax.axhline(np.mean(zero_filled), color="gray", ls="--", label="zero-filled")
+        ax.invert_xaxis()
+        ax.set_xlabel("diffusion step t")
+        ax.set_ylabel("PSNR of x̂0 (dB)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(args.figure, dpi=100)
+        print(f"figure: {args.figure}")
+
+
+def _nearest(chain: dict, sampler: str, t: int) -> tuple[str, int]:
+    """The step of ``sampler``'s chain nearest to t."""
+    ts = [k for (name, k) in chain if name == sampler]
+    return (sampler, min(ts, key=lambda k: abs(k - t))) if ts else (sampler, t)
+
+
+def _mean(table: dict, key: tuple) -> str:
+    return f"{np.mean(table[key]):.2f}" if key in table else "-"
+
+
+if __name__ == "__main__":
+    main()
