@@ -130,7 +130,10 @@ def main() -> None:
     d3gm, d3gm_inferer = load_network(Path(args.d3gm), tau=2.0)
     learned: dict[str, tuple] = {"D³GM": (d3gm, d3gm_inferer)}
     if Path(args.irsde).is_file():
-        learned["IR-SDE (τ=1)"] = load_network(Path(args.irsde), tau=1.0)
+        try:
+            learned["IR-SDE (τ=1)"] = load_network(Path(args.irsde), tau=1.0)
+        except RuntimeError as e:  # weights of another architecture than the bundle's network
+            print(f"IR-SDE row skipped: {args.irsde} does not fit the bundle's network ({str(e).splitlines()[0]})")
     varnet = None
     if Path(args.varnet).is_file():
         varnet = build_varnet()
