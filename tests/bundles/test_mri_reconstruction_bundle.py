@@ -82,7 +82,10 @@ def test_train_resumes_mid_epoch_like_an_uninterrupted_run(tmp_path):
 
 def test_multi_gpu_train_config_runs_ddp_on_cpu(tmp_path):
     """``multi_gpu_train.json`` with torchrun (gloo on CPU): 2 processes reproduce the loss curve of 1 process."""
-    run_ddp_against_one_process(BUNDLE, tmp_path, port=29517, dataset_dir=str(phantom_volume(tmp_path, slices=24)))
+    # every slice (slice_step 1): 14 central slices, enough for 3 global batches of 4
+    run_ddp_against_one_process(
+        BUNDLE, tmp_path, port=29517, dataset_dir=str(phantom_volume(tmp_path, slices=24)), slice_step=1
+    )
 
 
 @pytest.mark.slow

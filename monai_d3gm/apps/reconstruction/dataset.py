@@ -15,7 +15,7 @@ from monai.data import Dataset
 from .errors import MRIInputError
 from .io import read_dicom_series, read_nifti
 
-__all__ = ["VolumeSliceDataset", "volume_slices", "split_volumes"]
+__all__ = ["VolumeSliceDataset", "volume_slices", "split_volumes", "bundle_volumes", "volume_files"]
 
 
 def volume_slices(
@@ -83,6 +83,35 @@ def split_volumes(split_file: str | os.PathLike, split: str, data_root: str | os
     return entries
 
 
+def volume_files(path: str | os.PathLike) -> list[Path]:
+    """The volumes at ``path``: the ``*.nii``/``*.nii.gz`` files of a folder, a DICOM series folder, or one file."""
+    root = Path(path)
+    if root.is_dir() and not _is_dicom(root):
+        files = sorted([*root.glob("*.nii"), *root.glob("*.nii.gz")])
+        if not files:
+            raise MRIInputError(f"no NIfTI volumes found in {root}; pass a folder of .nii/.nii.gz files or a list.")
+        return files
+    if not root.exists():
+        raise MRIInputError(f"{root}: no such file or folder; pass a NIfTI volume, a DICOM folder or a folder of them.")
+    return [root]
+
+
+def bundle_volumes(data_dir: str | os.PathLike, split_file: str | os.PathLike, split: str) -> list[dict]:
+    """The volumes a bundle trains or validates on.
+
+    When ``data_dir`` holds the volumes of ``split_file`` (the project's ``shared/data``), the ``split`` part of the
+    person-level split; otherwise every volume at ``data_dir`` (your own folder of NIfTI files, a DICOM series or one
+    file), for training and validation alike: give your own split file to validate on other people.
+    """
+    root = Path(data_dir)
+    if root.is_dir() and Path(split_file).is_file():
+        with open(split_file) as f:
+            table = json.load(f)
+        if table.get(split) and all((root / e["path"]).exists() for e in table[split]):
+            return split_volumes(split_file, split, root)
+    return [{"path": str(f)} for f in volume_files(root)]
+
+
 class VolumeSliceDataset(Dataset):
     """A MONAI ``Dataset`` of ``{"image": slice (H, W)}`` items from NIfTI volumes or DICOM series.
 
@@ -107,17 +136,9 @@ class VolumeSliceDataset(Dataset):
         slice_step: int = 1,
     ) -> None:
         axes = [axis] if isinstance(axis, int) else list(axis)
-        if isinstance(paths, (str, os.PathLike)):
-            root = Path(paths)
-            files = (
-                sorted([*root.glob("*.nii"), *root.glob("*.nii.gz")])
-                if root.is_dir() and not _is_dicom(root)
-                else [root]
-            )
-        else:
-            files = list(paths)
+        files = volume_files(paths) if isinstance(paths, (str, os.PathLike)) else list(paths)
         if not files:
-            raise MRIInputError(f"no NIfTI volumes found in {paths}; pass a folder of .nii/.nii.gz files or a list.")
+            raise MRIInputError("the list of volumes is empty; pass a folder of .nii/.nii.gz files or a list.")
         data = []
         for f in files:
             entry = dict(f) if isinstance(f, Mapping) else {"path": f}

@@ -83,3 +83,24 @@ def test_split_file_is_person_level_and_complete():
         assert all(Path(e["path"]).exists() for e in entries)
     with pytest.raises(MRIInputError, match="no part"):
         split_volumes(split_file, "test", root)
+
+
+def test_bundle_volumes_uses_the_split_or_your_own_folder(tmp_path):
+    import json
+
+    from monai_d3gm.apps.reconstruction.dataset import bundle_volumes
+
+    make_volume(tmp_path, "a.nii.gz")
+    make_volume(tmp_path, "b.nii.gz")
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"train": [{"path": "a.nii.gz", "person": "A", "axes": [0]}],
+                                 "validation": [{"path": "b.nii.gz", "person": "B", "axes": [2]}]}))  # fmt: skip
+    assert [e["person"] for e in bundle_volumes(tmp_path, split, "validation")] == ["B"]
+    assert bundle_volumes(tmp_path, split, "train")[0]["axes"] == [0]
+    own = tmp_path / "own"
+    own.mkdir()
+    make_volume(own, "subject01.nii.gz")
+    assert bundle_volumes(own, split, "train") == [{"path": str(own / "subject01.nii.gz")}]
+    assert bundle_volumes(own / "subject01.nii.gz", split, "validation") == [{"path": str(own / "subject01.nii.gz")}]
+    with pytest.raises(MRIInputError, match="no such file"):
+        bundle_volumes(tmp_path / "missing", split, "train")
