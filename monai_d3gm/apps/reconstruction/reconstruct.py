@@ -107,6 +107,9 @@ class D3GMReconstructor:
             uncertainty map.
         seed: seed of the sampler's noise.
         calib_width: ESPIRiT calibration width for multi-coil data.
+        sense_lam: λ of the multi-coil (SENSE) data consistency, the proximal weight of the network's image against
+            the measurements (:class:`.data_consistency.SenseDataConsistency`; smaller trusts the data more).
+        sense_iterations: its conjugate-gradient iterations per step.
         device: where to run.
     """
 
@@ -122,6 +125,8 @@ class D3GMReconstructor:
         num_samples: int = 1,
         seed: int = 0,
         calib_width: int = 24,
+        sense_lam: float = 1.0,
+        sense_iterations: int = 5,
         device: str | torch.device = "cpu",
     ) -> None:
         if data_consistency not in DC_MODES:
@@ -138,6 +143,8 @@ class D3GMReconstructor:
         self.num_samples = num_samples
         self.seed = seed
         self.coil_maps = EstimateCoilMaps(calib_width=calib_width)
+        self.sense_lam = sense_lam
+        self.sense_iterations = sense_iterations
         self.device = torch.device(device)
 
     def prepare(self, case: dict[str, Any]) -> dict[str, Any]:
@@ -205,7 +212,9 @@ class D3GMReconstructor:
         sched = self.inferer.scheduler
         if batch[0]["maps"] is not None:
             maps = torch.stack([p["maps"] for p in batch]).to(self.device)
-            return SenseDataConsistency(kspace, mask, maps, scheduler=sched, generator=noise)
+            return SenseDataConsistency(
+                kspace, mask, maps, self.sense_iterations, self.sense_lam, scheduler=sched, generator=noise
+            )
         if self.data_consistency == "soft":
             return SoftDataConsistency(kspace, mask, scheduler=sched, generator=noise)
         return HardDataConsistency(kspace, mask, scheduler=sched, generator=noise)

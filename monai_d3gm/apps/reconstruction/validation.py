@@ -76,6 +76,7 @@ class ReconstructionValidator:
         data_consistency: the bundle's data consistency.
         mask_seed: seed of the masks.
         seed: seed of the sampler's noise.
+        reconstructor_args: further arguments of the reconstructor (e.g. ``sense_lam``), as the bundle sets them.
     """
 
     def __init__(
@@ -89,8 +90,10 @@ class ReconstructionValidator:
         extra_steps: Sequence[int] = (),
         mask_seed: int = 0,
         seed: int = 0,
+        **reconstructor_args: Any,
     ) -> None:
         self.cases = list(cases)
+        self.reconstructor_args = reconstructor_args
         self.inferer = inferer
         self.protocols = [(float(a), float(c)) for a, c in protocols]
         self.sampler = sampler
@@ -112,6 +115,7 @@ class ReconstructionValidator:
             sampler=self.sampler,
             seed=self.seed,
             device=next(network.parameters()).device,
+            **self.reconstructor_args,
         )
 
     @torch.no_grad()
