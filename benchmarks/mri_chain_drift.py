@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from classical import metrics
-from mri_reconstruction import BUNDLE, SEED, SHARED, SPLIT, load_network
+from mri_reconstruction import BUNDLE, SEED, SHARED, SPLIT, bundle_dc, load_network
 
 from monai_d3gm.apps.reconstruction.dataset import split_volumes
 from monai_d3gm.apps.reconstruction.fft import channels_to_complex, complex_to_channels
@@ -62,7 +62,8 @@ def main() -> None:
     zero_filled: list[float] = []
     for acc, cf in PROTOCOLS:
         for case in cases:
-            rec = D3GMReconstructor(net, inferer, mask=CartesianMask("random", acc, cf), mask_seed=SEED, seed=SEED)
+            mask = CartesianMask("random", acc, cf)
+            rec = D3GMReconstructor(net, inferer, mask=mask, mask_seed=SEED, seed=SEED, **bundle_dc())
             prepared = rec.prepare(case)
             ref = prepared["reference"] / prepared["reference"].max()
             mu = complex_to_channels(prepared["mu"][None, None])

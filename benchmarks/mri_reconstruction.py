@@ -111,6 +111,14 @@ def cases(num_flair: int, sets: list[str]) -> list[tuple[str, torch.Tensor, torc
     return out
 
 
+def bundle_dc() -> dict[str, float]:
+    """The bundle's multi-coil data-consistency settings (``sense_lam``, ``sense_iterations`` of inference.json)."""
+    import json
+
+    config = json.loads((BUNDLE / "configs" / "inference.json").read_text())
+    return {"sense_lam": config["sense_lam"], "sense_iterations": config["sense_iterations"]}
+
+
 def load_network(weights: Path, tau: float) -> tuple[torch.nn.Module, object]:
     return load_bundle_network(BUNDLE, weights, tau=tau)
 
@@ -151,7 +159,14 @@ def main() -> None:
     def diffusion(name: str, dc: str, steps: int, sampler: str = "ode") -> Callable:
         net, inferer = learned[name]
         rec = D3GMReconstructor(
-            net, inferer, mask=None, data_consistency=dc, num_inference_steps=steps, sampler=sampler, seed=SEED
+            net,
+            inferer,
+            mask=None,
+            data_consistency=dc,
+            num_inference_steps=steps,
+            sampler=sampler,
+            seed=SEED,
+            **bundle_dc(),
         )
 
         def run(kspace, mask, maps):
