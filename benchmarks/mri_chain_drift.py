@@ -83,17 +83,11 @@ def main() -> None:
                 for steps in args.steps:
                     seen: list[tuple[int, float]] = []
                     rec.sampler, rec.num_inference_steps = sampler, steps
-                    original = inferer.sample
 
-                    def sample(*a, _seen=seen, _original=original, _ref=ref, **k):
-                        k["callback"] = lambda s: _seen.append((s["t"], _psnr(s["pred_original_sample"], _ref)))
-                        return _original(*a, **k)
+                    def follow(state, _seen=seen, _ref=ref):
+                        _seen.append((state["t"], _psnr(state["pred_original_sample"], _ref)))
 
-                    inferer.sample = sample
-                    try:
-                        result = rec.reconstruct_batch([prepared], seeds=[SEED], verbose=False)[0]
-                    finally:
-                        inferer.sample = original
+                    result = rec.reconstruct_batch([prepared], seeds=[SEED], verbose=False, callback=follow)[0]
                     final.setdefault((sampler, steps), []).append(metrics(result["reconstruction"], ref)[0])
                     if sampler != "ode" and args.samples > 1:  # is the loss the spread of samples or a bias?
                         rec.num_samples = args.samples

@@ -22,7 +22,7 @@ from .errors import MRIInputError
 from .fft import ifft2c
 from .sense import root_sum_of_squares
 
-__all__ = ["random_coil_maps", "kspace_noise_std", "relative_noise_std", "add_kspace_noise"]
+__all__ = ["random_coil_maps", "kspace_noise_std", "relative_noise_std", "rss_peak", "add_kspace_noise"]
 
 
 def random_coil_maps(num_coils: int, height: int, width: int, rng: np.random.RandomState) -> torch.Tensor:
@@ -93,11 +93,16 @@ def kspace_noise_std(kspace: torch.Tensor, corner: int = 16) -> float:
     return float(torch.cat([corners.real.flatten(), corners.imag.flatten()]).double().std())
 
 
-def relative_noise_std(kspace: torch.Tensor, corner: int = 16) -> float:
-    """:func:`kspace_noise_std` divided by the maximum of the k-space's root-sum-of-squares image."""
+def rss_peak(kspace: torch.Tensor) -> float:
+    """The maximum of the root-sum-of-squares image of k-space (C, H, W) or (H, W): the signal that noise levels are
+    relative to."""
     k = torch.as_tensor(kspace)
-    image = root_sum_of_squares(ifft2c(k.reshape(-1, *k.shape[-2:])), dim=0)
-    return kspace_noise_std(k, corner) / float(image.max())
+    return float(root_sum_of_squares(ifft2c(k.reshape(-1, *k.shape[-2:])), dim=0).max())
+
+
+def relative_noise_std(kspace: torch.Tensor, corner: int = 16) -> float:
+    """:func:`kspace_noise_std` divided by :func:`rss_peak`."""
+    return kspace_noise_std(kspace, corner) / rss_peak(kspace)
 
 
 def add_kspace_noise(kspace: torch.Tensor, std: float, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -213,7 +213,13 @@ class D3GMReconstructor:
         if batch[0]["maps"] is not None:
             maps = torch.stack([p["maps"] for p in batch]).to(self.device)
             return SenseDataConsistency(
-                kspace, mask, maps, self.sense_iterations, self.sense_lam, scheduler=sched, generator=noise
+                kspace,
+                mask,
+                maps,
+                iterations=self.sense_iterations,
+                lam=self.sense_lam,
+                scheduler=sched,
+                generator=noise,
             )
         if self.data_consistency == "soft":
             return SoftDataConsistency(kspace, mask, scheduler=sched, generator=noise)
@@ -232,7 +238,11 @@ class D3GMReconstructor:
 
     @torch.no_grad()
     def reconstruct_batch(
-        self, batch: list[dict[str, Any]], seeds: Sequence[int], verbose: bool | None = None
+        self,
+        batch: list[dict[str, Any]],
+        seeds: Sequence[int],
+        verbose: bool | None = None,
+        callback: Callable[[dict[str, Any]], None] | None = None,
     ) -> list[dict[str, Any]]:
         """Reconstruct prepared slices (:meth:`prepare`, all of one shape) in one batch of the network.
 
@@ -241,6 +251,8 @@ class D3GMReconstructor:
             seeds: one noise seed per slice (:class:`~monai_d3gm.networks.schedulers.ItemNoise`): a slice's result
                 does not depend on the other slices of its batch; equal seeds share one noise realisation.
             verbose: the sampler's progress bar (default: the inferer's setting).
+            callback: called after every reverse step (:meth:`~monai_d3gm.inferers.D3GMInferer.sample`), e.g. to
+                follow x̂0 along the chain.
 
         Returns:
             one result per slice, as :meth:`__call__` returns it.
@@ -262,6 +274,7 @@ class D3GMReconstructor:
                 generator=noise,
                 data_consistency=dc,
                 verbose=verbose,
+                callback=callback,
             )
             samples.append(channels_to_complex(out)[:, 0].cpu())
         stacks = torch.stack(samples, 1)  # (B, num_samples, H, W)

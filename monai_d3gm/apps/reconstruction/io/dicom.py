@@ -205,10 +205,11 @@ def read_dicom_series(
 
     files = _list_files(folder_or_files)
     from_folder = isinstance(folder_or_files, (str, bytes, os.PathLike)) and Path(os.fsdecode(folder_or_files)).is_dir()
-    datasets, strays = [], []
+    datasets, read, strays = [], [], []
     for p in files:
         try:
             datasets.append(pydicom.dcmread(p))
+            read.append(p)
         except InvalidDicomError:
             if from_folder:  # exports put notes, thumbnails or checksums beside the images: skip them
                 strays.append(p)
@@ -222,7 +223,7 @@ def read_dicom_series(
             ) from None
 
     if strays:
-        files = [p for p in files if p not in strays]
+        files = read
         if not files:
             raise MRIInputError(
                 f"{strays[0].parent}: no DICOM file among its {len(strays)} files (e.g. {strays[0].name} has no DICM "

@@ -16,10 +16,10 @@ import torch
 from monai.transforms import Randomizable, Transform
 
 from ....utils import finite_number
-from ..acquisition import add_kspace_noise, random_coil_maps
+from ..acquisition import add_kspace_noise, random_coil_maps, rss_peak
 from ..errors import MRIInputError
 from ..fft import channels_to_complex, complex_to_channels, fft2c, ifft2c, tensor_input
-from ..sense import SenseOperator, absorb_background_phase, espirit_maps, root_sum_of_squares
+from ..sense import SenseOperator, absorb_background_phase, espirit_maps
 
 __all__ = [
     "SimulateKspace",
@@ -208,7 +208,7 @@ class AddKspaceNoise(Randomizable, Transform):
             self.randomize()
         if self.relative == 0:
             return k, 0.0
-        sigma = self.relative * float(root_sum_of_squares(ifft2c(k), dim=0).max())
+        sigma = self.relative * rss_peak(k)
         generator = torch.Generator().manual_seed(self._seed)
         return add_kspace_noise(k, sigma, generator), sigma
 
