@@ -25,6 +25,12 @@ class D3GMPrepareBatch(DiffusionPrepareBatch):
     its state is saved and restored with the checkpoint (``state_dict`` / ``load_state_dict``) so a resumed run
     draws what the uninterrupted run would have drawn.
 
+    With ``chain_prob`` > 0, that share of the rows (those with t < T) also gets a chain start s, uniform in t+1..T,
+    and the noise of x_s: the inferer then builds their x_t from the network's own posterior step s → t
+    (:func:`monai_d3gm.inferers.chain_state`), so the network learns to correct the states the reverse chain
+    actually visits, not only draws of the forward marginal (exposure bias). The target stays x0, so this needs an
+    x0- or residual-predicting network. ``chain_prob`` 0 draws nothing more: the random stream is unchanged.
+
     Under DDP (``torch.distributed`` initialised, the same ``seed`` on every rank) each rank draws the steps and noise
     of the whole global batch and keeps rows ``rank::world_size``: the rows ``DistributedSampler`` gives it. A run
     on N processes with local batch B then draws exactly what one process with batch N·B draws (ranks must have equal
@@ -35,15 +41,29 @@ class D3GMPrepareBatch(DiffusionPrepareBatch):
         image_key: key of the clean image x0.
         mu_key: key of the degraded image μ (on the grid of x0).
         seed: seed of the generator; None draws from torch's global generator.
+        chain_prob: share of the rows trained on chain states, in [0, 1].
     """
 
     def __init__(
-        self, scheduler: D3GMScheduler, image_key: str = "image", mu_key: str = "mu", seed: int | None = 0
+        self,
+        scheduler: D3GMScheduler,
+        image_key: str = "image",
+        mu_key: str = "mu",
+        seed: int | None = 0,
+        chain_prob: float = 0.0,
     ) -> None:
         super().__init__(num_train_timesteps=scheduler.num_train_timesteps)
+        if not 0.0 <= float(chain_prob) <= 1.0:
+            raise D3GMInputError(f"chain_prob is a probability in [0, 1], got {chain_prob!r}.")
+        if chain_prob > 0 and scheduler.prediction_type == "epsilon":
+            raise D3GMInputError(
+                "chain_prob > 0 trains on chain states, whose noise is not the drawn one: use prediction_type "
+                "'residual' or 'sample' (an x0 target), or chain_prob 0 for epsilon prediction."
+            )
         self.scheduler = scheduler
         self.image_key = image_key
         self.mu_key = mu_key
+        self.chain_prob = float(chain_prob)
         self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
 
     @staticmethod
@@ -61,6 +81,21 @@ class D3GMPrepareBatch(DiffusionPrepareBatch):
         world, rank = self._world()
         t = torch.randint(1, self.num_train_timesteps + 1, (images.shape[0] * world,), generator=self.generator)
         return t[rank::world].to(images.device)
+
+    def get_chain_starts(self, timesteps: torch.Tensor) -> torch.Tensor:
+        """Chain starts s ~ U{t+1..T} for a ``chain_prob`` share of the rows with t < T, 0 for the others.
+
+        Draws for the global batch (like the steps), so DDP ranks agree with one process.
+        """
+        world, rank = self._world()
+        n, big_t = timesteps.shape[0] * world, self.num_train_timesteps
+        chained = torch.rand(n, generator=self.generator) < self.chain_prob
+        offset = torch.rand(n, generator=self.generator)
+        t = torch.zeros(n, dtype=torch.long)
+        t[rank::world] = timesteps.cpu()  # the other ranks' rows only size the draws
+        starts = t + 1 + (offset * (big_t - t)).long().clamp_max(big_t - t - 1).clamp_min(0)
+        starts = torch.where(chained & (t < big_t), starts, torch.zeros_like(starts))
+        return starts[rank::world].to(timesteps.device)
 
     def __call__(  # type: ignore[override]
         self,
@@ -85,7 +120,11 @@ class D3GMPrepareBatch(DiffusionPrepareBatch):
         noise = self.get_noise(x0)
         timesteps = self.get_timesteps(x0)
         target = {"x0": x0, "mu": mu, "noise": noise, "timesteps": timesteps}
-        return x0, target, (), {"mu": mu, "noise": noise, "timesteps": timesteps}
+        kwargs = {"mu": mu, "noise": noise, "timesteps": timesteps}
+        if self.chain_prob > 0:
+            kwargs["chain_start"] = target["chain_start"] = self.get_chain_starts(timesteps)
+            kwargs["chain_noise"] = self.get_noise(x0)
+        return x0, target, (), kwargs
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The generator's state (empty without a seed)."""

@@ -5,4 +5,5 @@ from __future__ import annotations
 
 from .checkpoint_saver import AtomicCheckpointSaver, atomic_save, export_state_dict
 from .loss_logger import LossLogger
+from .lr_schedule import IterationLrSchedule
 from .validation_saver import ValidationSaver

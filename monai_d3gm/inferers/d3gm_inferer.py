@@ -18,7 +18,7 @@ from ..networks.schedulers.noise import NoiseSource
 
 tqdm, has_tqdm = optional_import("tqdm", name="tqdm")
 
-__all__ = ["D3GMInferer", "NonFiniteSampleError", "network_input"]
+__all__ = ["D3GMInferer", "NonFiniteSampleError", "chain_state", "network_input"]
 
 DataConsistency = Callable[[torch.Tensor, int], torch.Tensor]
 
@@ -76,11 +76,65 @@ def network_input(sample: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
     return torch.cat([sample - mu, mu], dim=1)
 
 
+def chain_state(
+    scheduler: D3GMScheduler,
+    network: Callable[..., torch.Tensor],
+    original_samples: torch.Tensor,
+    mu: torch.Tensor,
+    noise: torch.Tensor,
+    timesteps: torch.Tensor,
+    chain_start: torch.Tensor,
+    chain_noise: torch.Tensor,
+    **network_kwargs: Any,
+) -> torch.Tensor:
+    """The training state x_t as a sampler reaches it, against exposure bias.
+
+    A row with ``chain_start`` s > t starts from the forward marginal at the later step s,
+    x_s = m_s(x0) + sqrt(v_s) · chain_noise, asks the network for x̂0 there (no gradient, clamped as in sampling) and
+    takes the posterior step s → t with that x̂0: x_t = μ + a (x_s − μ) + b (x̂0 − μ) + std · noise. With the true x0
+    this is exactly a draw of the forward marginal q(x_t | x0); with the network's x̂0 it carries the network's own
+    error, as x_t does in the reverse chain. Rows with ``chain_start`` 0 get the forward marginal
+    m_t(x0) + sqrt(v_t) · noise.
+
+    Args:
+        scheduler: the SDE.
+        network: the score network (called without gradient).
+        original_samples: x0, shape (B, C, *spatial).
+        mu: the degraded image.
+        noise: standard normal noise of the last step (or of the marginal), shaped like x0.
+        timesteps: t in 1..T, shape (B,).
+        chain_start: s in t+1..T for chained rows, 0 for the others, shape (B,).
+        chain_noise: standard normal noise of x_s, shaped like x0.
+        network_kwargs: extra arguments of the network.
+
+    Returns:
+        x_t, shaped like x0.
+    """
+    state = scheduler.add_noise(original_samples, mu, noise, timesteps)
+    rows = (chain_start > 0).nonzero().flatten()
+    if rows.numel() == 0:
+        return state
+    if bool((chain_start[rows] <= timesteps[rows]).any()):
+        raise D3GMInputError("chain_start must be 0 (no chain) or later than timesteps, row by row.")
+    s, t = chain_start[rows], timesteps[rows]
+    x0, m = original_samples[rows], mu[rows]
+    start = scheduler.add_noise(x0, m, chain_noise[rows], s)
+    with torch.no_grad():
+        extra = {k: v[rows] if isinstance(v, torch.Tensor) else v for k, v in network_kwargs.items()}
+        x0_hat = scheduler.predict_original_sample(network(network_input(start, m), s, **extra), s, start, m)
+    a, b, std = scheduler.posterior_coefficients(s, t, start)
+    state = state.clone()
+    state[rows] = m + a * (start - m) + b * (x0_hat - m) + std * noise[rows]
+    return state
+
+
 class D3GMInferer(Inferer):
     """Runs a score network with a :class:`D3GMScheduler`, for training and for restoration.
 
     * ``inferer(x0, network, mu=mu, noise=noise, timesteps=t)`` noises x0 to x_t and returns the network's output at
       (cat([x_t − μ, μ]), t): the training prediction (pair it with :class:`monai_d3gm.engines.D3GMPrepareBatch`).
+      With ``chain_start`` and ``chain_noise`` some rows start from the network's own posterior step instead
+      (:func:`chain_state`).
     * ``inferer(y, network)`` treats ``y`` as the degraded image μ and returns the restored image (the whole reverse
       process, :meth:`sample`), so MONAI's ``SupervisedEvaluator`` and MONAI Label can use it unchanged.
 
@@ -124,6 +178,8 @@ class D3GMInferer(Inferer):
         mu: torch.Tensor | None = None,
         noise: torch.Tensor | None = None,
         timesteps: torch.Tensor | None = None,
+        chain_start: torch.Tensor | None = None,
+        chain_noise: torch.Tensor | None = None,
         **kwargs: Any,
     ) -> torch.Tensor:
         """Training prediction when ``mu``, ``noise`` and ``timesteps`` are given, else restore ``inputs``.
@@ -134,6 +190,8 @@ class D3GMInferer(Inferer):
             mu: the degraded image (training only).
             noise: standard normal noise, shaped like ``inputs`` (training only).
             timesteps: integer steps in 1..T, shape (B,) (training only).
+            chain_start: optional chain starts per row (training only, with ``chain_noise``): see :func:`chain_state`.
+            chain_noise: the noise of the chain starts, shaped like ``inputs``.
             kwargs: extra arguments of the network (training) or of :meth:`sample` (restoration).
         """
         given = [name for name, value in (("mu", mu), ("noise", noise), ("timesteps", timesteps)) if value is not None]
@@ -160,7 +218,18 @@ class D3GMInferer(Inferer):
             raise D3GMInputError(
                 f"timesteps must have shape (B,) = ({inputs.shape[0]},), got {tuple(timesteps.shape)}."
             )
-        noisy = self.scheduler.add_noise(inputs, mu, noise, timesteps)
+        if (chain_start is None) != (chain_noise is None):
+            raise D3GMInputError("chain_start and chain_noise go together; D3GMPrepareBatch(chain_prob=...) draws both.")
+        if chain_start is None:
+            noisy = self.scheduler.add_noise(inputs, mu, noise, timesteps)
+        else:
+            self.scheduler._check_timesteps(chain_start)
+            if chain_start.shape != timesteps.shape or chain_noise.shape != inputs.shape:
+                raise D3GMInputError(
+                    f"chain_start must be shaped like timesteps {tuple(timesteps.shape)} and chain_noise like inputs "
+                    f"{tuple(inputs.shape)}, got {tuple(chain_start.shape)} and {tuple(chain_noise.shape)}."
+                )
+            noisy = chain_state(self.scheduler, network, inputs, mu, noise, timesteps, chain_start, chain_noise, **kwargs)
         return network(network_input(noisy, mu), timesteps, **kwargs)
 
     @torch.no_grad()

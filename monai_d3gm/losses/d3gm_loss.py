@@ -48,7 +48,8 @@ class D3GMLoss(_Loss):
 
         Args:
             input: the network output (what :class:`monai_d3gm.inferers.D3GMInferer` returns in training).
-            target: a mapping with "x0", "mu", "noise" and "timesteps" (what ``D3GMPrepareBatch`` returns as target).
+            target: a mapping with "x0", "mu", "noise" and "timesteps" (what ``D3GMPrepareBatch`` returns as target),
+                and "chain_start" when some rows are chain states.
         """
         missing = [k for k in ("x0", "mu", "noise", "timesteps") if k not in target]
         if missing:
@@ -58,6 +59,13 @@ class D3GMLoss(_Loss):
         if input.shape != x0.shape:
             raise D3GMInputError(
                 f"network output {tuple(input.shape)} and x0 {tuple(x0.shape)} must have the same shape."
+            )
+        chained = "chain_start" in target and bool((target["chain_start"] > 0).any())
+        if chained and (self.loss_type != D3GMLossType.MSE or sched.prediction_type == "epsilon"):
+            raise D3GMInputError(
+                "chain states (D3GMPrepareBatch chain_prob > 0) are not draws of the forward marginal, so only the "
+                "'mse' loss with an x0 target (prediction_type 'residual' or 'sample') can train on them; "
+                f"got loss_type {self.loss_type.value!r}, prediction_type {sched.prediction_type.value!r}."
             )
         if self.loss_type == D3GMLossType.MSE:
             loss = (input - sched.training_target(x0, mu, noise)) ** 2
