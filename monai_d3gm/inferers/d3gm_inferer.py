@@ -219,7 +219,9 @@ class D3GMInferer(Inferer):
                 f"timesteps must have shape (B,) = ({inputs.shape[0]},), got {tuple(timesteps.shape)}."
             )
         if (chain_start is None) != (chain_noise is None):
-            raise D3GMInputError("chain_start and chain_noise go together; D3GMPrepareBatch(chain_prob=...) draws both.")
+            raise D3GMInputError(
+                "chain_start and chain_noise go together; D3GMPrepareBatch(chain_prob=...) draws both."
+            )
         if chain_start is None:
             noisy = self.scheduler.add_noise(inputs, mu, noise, timesteps)
         else:
@@ -229,7 +231,9 @@ class D3GMInferer(Inferer):
                     f"chain_start must be shaped like timesteps {tuple(timesteps.shape)} and chain_noise like inputs "
                     f"{tuple(inputs.shape)}, got {tuple(chain_start.shape)} and {tuple(chain_noise.shape)}."
                 )
-            noisy = chain_state(self.scheduler, network, inputs, mu, noise, timesteps, chain_start, chain_noise, **kwargs)
+            noisy = chain_state(
+                self.scheduler, network, inputs, mu, noise, timesteps, chain_start, chain_noise, **kwargs
+            )
         return network(network_input(noisy, mu), timesteps, **kwargs)
 
     @torch.no_grad()

@@ -44,8 +44,12 @@ def test_the_rate_follows_the_engine_iteration_also_after_a_resume():
 
 @pytest.mark.parametrize(
     "milestones, mode, match",
-    [([], "cosine", "empty"), ([[5, 1e-3], [5, 1e-4]], "cosine", "increase"), ([[0, 0.0]], "cosine", "positive"),
-     ([[0, 1e-3]], "step", "mode")],
+    [
+        ([], "cosine", "empty"),
+        ([[5, 1e-3], [5, 1e-4]], "cosine", "increase"),
+        ([[0, 0.0]], "cosine", "positive"),
+        ([[0, 1e-3]], "step", "mode"),
+    ],
 )
 def test_bad_schedules_are_refused(milestones, mode, match):
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
