@@ -18,7 +18,8 @@ __all__ = ["IterationLrSchedule"]
 
 
 class IterationLrSchedule:
-    """Sets the optimiser's learning rate before every iteration from ``(iteration, lr)`` milestones.
+    """Sets the optimiser's learning rate (every parameter group's) before every iteration from ``(iteration, lr)``
+    milestones.
 
     Between two milestones the rate follows a half cosine (``mode="cosine"``) or a straight line (``"linear"``);
     before the first and after the last it stays at their rates. The rate depends only on
@@ -42,8 +43,10 @@ class IterationLrSchedule:
         points = [(float(it), float(lr)) for it, lr in milestones]
         if not points:
             raise D3GMInputError("milestones is empty; give at least one (iteration, lr) pair.")
-        if any(b[0] <= a[0] for a, b in zip(points, points[1:])):
-            raise D3GMInputError(f"milestone iterations must increase strictly, got {[p[0] for p in points]}.")
+        if not all(math.isfinite(it) for it, _ in points) or any(b[0] <= a[0] for a, b in zip(points, points[1:])):
+            raise D3GMInputError(
+                f"milestone iterations must be finite and increase strictly, got {[p[0] for p in points]}."
+            )
         if any(not lr > 0 or not math.isfinite(lr) for _, lr in points):
             raise D3GMInputError(f"learning rates must be positive and finite, got {[p[1] for p in points]}.")
         if mode not in ("cosine", "linear"):

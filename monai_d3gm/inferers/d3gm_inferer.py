@@ -94,7 +94,8 @@ def chain_state(
     takes the posterior step s → t with that x̂0: x_t = μ + a (x_s − μ) + b (x̂0 − μ) + std · noise. With the true x0
     this is exactly a draw of the forward marginal q(x_t | x0); with the network's x̂0 it carries the network's own
     error, as x_t does in the reverse chain. Rows with ``chain_start`` 0 get the forward marginal
-    m_t(x0) + sqrt(v_t) · noise.
+    m_t(x0) + sqrt(v_t) · noise. The extra call runs in eval mode, past a DDP wrapper (``.module``), so ranks may
+    make different numbers of calls and no running statistics change.
 
     Args:
         scheduler: the SDE.
@@ -119,9 +120,21 @@ def chain_state(
     s, t = chain_start[rows], timesteps[rows]
     x0, m = original_samples[rows], mu[rows]
     start = scheduler.add_noise(x0, m, chain_noise[rows], s)
-    with torch.no_grad():
-        extra = {k: v[rows] if isinstance(v, torch.Tensor) else v for k, v in network_kwargs.items()}
-        x0_hat = scheduler.predict_original_sample(network(network_input(start, m), s, **extra), s, start, m)
+    batch = original_samples.shape[0]
+    extra = {
+        k: v[rows] if isinstance(v, torch.Tensor) and v.ndim > 0 and v.shape[0] == batch else v
+        for k, v in network_kwargs.items()
+    }
+    module = getattr(network, "module", network)  # past DDP's wrapper: ranks may make different numbers of calls
+    training = getattr(module, "training", False)
+    if training:
+        module.eval()  # no running statistics or dropout from the extra call
+    try:
+        with torch.no_grad():
+            x0_hat = scheduler.predict_original_sample(module(network_input(start, m), s, **extra), s, start, m)
+    finally:
+        if training:
+            module.train()
     a, b, std = scheduler.posterior_coefficients(s, t, start)
     state = state.clone()
     state[rows] = m + a * (start - m) + b * (x0_hat - m) + std * noise[rows]

@@ -60,8 +60,7 @@ class D3GMLoss(_Loss):
             raise D3GMInputError(
                 f"network output {tuple(input.shape)} and x0 {tuple(x0.shape)} must have the same shape."
             )
-        chained = "chain_start" in target and bool((target["chain_start"] > 0).any())
-        if chained and (self.loss_type != D3GMLossType.MSE or sched.prediction_type == "epsilon"):
+        if "chain_start" in target and (self.loss_type != D3GMLossType.MSE or sched.prediction_type == "epsilon"):
             raise D3GMInputError(
                 "chain states (D3GMPrepareBatch chain_prob > 0) are not draws of the forward marginal, so only the "
                 "'mse' loss with an x0 target (prediction_type 'residual' or 'sample') can train on them; "

@@ -15,22 +15,27 @@ from monai_d3gm.networks.schedulers import D3GMScheduler
 
 
 class Oracle(torch.nn.Module):
-    """Predicts the residual x0 − μ of a known x0 plus a constant bias, and counts its calls."""
+    """Predicts the residual x0 − μ of a known x0 plus a constant bias, checks it is called at the chain starts, and
+    counts its calls."""
 
-    def __init__(self, x0: torch.Tensor, bias: float = 0.0) -> None:
+    def __init__(self, x0: torch.Tensor, bias: float = 0.0, starts: torch.Tensor | None = None) -> None:
         super().__init__()
-        self.x0, self.bias, self.calls = x0, bias, 0
+        self.x0, self.bias, self.starts, self.calls = x0, bias, starts, 0
 
     def forward(self, x: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
         self.calls += 1
+        assert not self.training  # the extra call runs in eval mode
+        rows = torch.arange(x.shape[0]) if self.starts is None else (self.starts > 0).nonzero().flatten()
+        if self.starts is not None:
+            assert torch.equal(timesteps, self.starts[rows])
         mu = x[:, x.shape[1] // 2 :]
-        return self.x0[: x.shape[0]] - mu + self.bias
+        return self.x0[rows] - mu + self.bias
 
 
 def draws(n: int, t: int, s: int, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
-    x0 = torch.full((n, 1, 2, 2), 0.6, dtype=torch.float64)
-    mu = torch.full_like(x0, 0.1)
+    x0 = torch.linspace(0.2, 0.9, n, dtype=torch.float64).reshape(n, 1, 1, 1).expand(n, 1, 2, 2).contiguous()
+    mu = 0.5 * x0 - 0.1
     noise = torch.randn(x0.shape, generator=g, dtype=torch.float64)
     chain_noise = torch.randn(x0.shape, generator=g, dtype=torch.float64)
     return x0, mu, noise, chain_noise, torch.full((n,), t), torch.full((n,), s)
@@ -40,21 +45,22 @@ def draws(n: int, t: int, s: int, seed: int = 0):
 def test_with_the_true_x0_the_chain_state_is_a_draw_of_the_forward_marginal(t, s):
     sched = D3GMScheduler(prediction_type="residual", tau=2.0, clip_sample=False)
     x0, mu, noise, chain_noise, ts, ss = draws(4000, t, s)
-    state = chain_state(sched, Oracle(x0), x0, mu, noise, ts, ss, chain_noise)
-    mean, std = float(sched.marginal_mean(x0, mu, t)[0, 0, 0, 0]), float(sched.marginal_std(t))
-    assert abs(float(state.mean()) - mean) < 4 * std / 4000**0.5 * 2  # 16000 values, 4 per row
-    assert abs(float(state.std()) / std - 1) < 0.05
-    # the start's noise enters (a = e^{-Δ} v_t / v_s, visible when s is close to t)
+    state = chain_state(sched, Oracle(x0, starts=ss), x0, mu, noise, ts, ss, chain_noise)
+    z = (state - sched.marginal_mean(x0, mu, t)) / float(sched.marginal_std(t))  # standard normal if on the marginal
+    assert abs(float(z.mean())) < 4 / 16000**0.5
+    assert abs(float(z.std()) - 1) < 0.02
+    # the start's noise enters with weight a sqrt(v_s) (a = e^{-Δ} v_t / v_s): seen through its correlation with z
     a, _, _ = sched.posterior_coefficients(s, t, state)
-    plain = sched.add_noise(x0, mu, noise, ts)
-    assert float((state - plain).abs().max()) > 0.1 * a * float(sched.marginal_std(s))
+    weight = a * float(sched.marginal_std(s)) / float(sched.marginal_std(t))
+    correlation = float((z * chain_noise).mean())
+    assert abs(correlation - weight) < 4 / 16000**0.5
 
 
 def test_a_biased_network_moves_the_chain_state_by_b_times_its_bias():
     sched = D3GMScheduler(prediction_type="residual", tau=2.0, clip_sample=False)
     x0, mu, noise, chain_noise, ts, ss = draws(8, 20, 70)
-    exact = chain_state(sched, Oracle(x0), x0, mu, noise, ts, ss, chain_noise)
-    biased = chain_state(sched, Oracle(x0, bias=0.05), x0, mu, noise, ts, ss, chain_noise)
+    exact = chain_state(sched, Oracle(x0, starts=ss), x0, mu, noise, ts, ss, chain_noise)
+    biased = chain_state(sched, Oracle(x0, bias=0.05, starts=ss), x0, mu, noise, ts, ss, chain_noise)
     _, b, _ = sched.posterior_coefficients(70, 20, exact)
     torch.testing.assert_close(biased - exact, torch.full_like(exact, 0.05 * b))
 
@@ -62,14 +68,15 @@ def test_a_biased_network_moves_the_chain_state_by_b_times_its_bias():
 def test_rows_without_a_chain_start_get_the_forward_marginal_and_no_network_call():
     sched = D3GMScheduler(prediction_type="residual")
     x0, mu, noise, chain_noise, ts, _ = draws(3, 30, 0)
-    oracle = Oracle(x0)
-    state = chain_state(sched, oracle, x0, mu, noise, ts, torch.zeros(3, dtype=torch.long), chain_noise)
+    unused = Oracle(x0)
+    state = chain_state(sched, unused, x0, mu, noise, ts, torch.zeros(3, dtype=torch.long), chain_noise)
     torch.testing.assert_close(state, sched.add_noise(x0, mu, noise, ts))
-    assert oracle.calls == 0
+    assert unused.calls == 0
     starts = torch.tensor([0, 50, 0])
+    oracle = Oracle(x0, starts=starts).train()
     mixed = chain_state(sched, oracle, x0, mu, noise, ts, starts, chain_noise)
     torch.testing.assert_close(mixed[[0, 2]], state[[0, 2]])
-    assert not torch.allclose(mixed[1], state[1]) and oracle.calls == 1
+    assert not torch.allclose(mixed[1], state[1]) and oracle.calls == 1 and oracle.training  # train mode restored
     with pytest.raises(ValueError, match="later than timesteps"):
         chain_state(sched, oracle, x0, mu, noise, ts, torch.tensor([0, 30, 0]), chain_noise)
 
@@ -129,7 +136,25 @@ def test_chain_states_are_refused_where_the_target_would_be_wrong():
     x0 = torch.rand(2, 1, 4, 4)
     target = {"x0": x0, "mu": x0, "noise": x0, "timesteps": torch.tensor([3, 4]), "chain_start": torch.tensor([0, 9])}
     assert torch.isfinite(D3GMLoss(sched, "mse")(x0, target))
+    target["chain_start"] = torch.zeros(2, dtype=torch.long)  # refused as soon as chain starts are drawn at all
     with pytest.raises(ValueError, match="chain states"):
         D3GMLoss(sched, "l1_matching")(x0, target)
-    target["chain_start"] = torch.zeros(2, dtype=torch.long)  # no chained row: every loss is fine
+    del target["chain_start"]
     assert torch.isfinite(D3GMLoss(sched, "l1_matching")(x0, target))
+
+
+def test_ddp_ranks_draw_their_rows_of_the_single_process_draws(monkeypatch):
+    sched = D3GMScheduler(prediction_type="residual")
+    world = 4
+    batch = {"image": torch.rand(4 * world, 1, 2, 2), "mu": torch.rand(4 * world, 1, 2, 2)}
+    single = D3GMPrepareBatch(sched, seed=7, chain_prob=0.5)
+    ranks = [D3GMPrepareBatch(sched, seed=7, chain_prob=0.5) for _ in range(world)]
+    for _ in range(3):  # the streams stay aligned batch after batch
+        whole = single(batch)[3]
+        for rank, prepare in enumerate(ranks):
+            monkeypatch.setattr(D3GMPrepareBatch, "_world", staticmethod(lambda r=rank: (world, r)))
+            local = {k: v[rank::world] for k, v in batch.items()}
+            part = prepare(local)[3]
+            for key in ("timesteps", "noise", "chain_start", "chain_noise"):
+                assert torch.equal(part[key], whole[key][rank::world]), key
+        monkeypatch.undo()
