@@ -25,15 +25,33 @@ __all__ = ["MRIVolume", "load_mri_slice", "mri_format"]
 FORMATS = ("fastmri", "ismrmrd", "bart", "npy", "nifti", "dicom")
 
 
+NIBABEL_SUFFIXES = (".nii", ".nii.gz", ".mgz", ".mgh", ".img")
+
+
+def _is_dicom_file(path: Path) -> bool:
+    """A DICOM Part 10 file: the 4 bytes "DICM" after the 128-byte preamble, whatever the file's name."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(128)
+            return f.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
 def mri_format(path: str | os.PathLike) -> str:
-    """Name the format of ``path``: one of "fastmri", "ismrmrd", "bart", "npy", "nifti", "dicom"."""
+    """Name the format of ``path``: one of "fastmri", "ismrmrd", "bart", "npy", "nifti", "dicom".
+
+    "nifti" stands for every image nibabel reads: NIfTI ``.nii``/``.nii.gz``, FreeSurfer ``.mgz``/``.mgh`` and
+    Analyze ``.hdr``/``.img`` pairs. A DICOM file is recognised by its content, so scanner and PACS exports without
+    a ``.dcm`` suffix read too.
+    """
     p = Path(path)
     if not p.exists() and not Path(f"{p}.cfl").exists():
         raise MRIInputError(f"{p} does not exist; pass an existing file or DICOM folder as the input path.")
     name = p.name.lower()
     if p.is_dir() or name.endswith(".dcm"):
         return "dicom"
-    if name.endswith((".nii", ".nii.gz")):
+    if name.endswith(NIBABEL_SUFFIXES) or (name.endswith(".hdr") and p.with_suffix(".img").exists()):
         return "nifti"
     if name.endswith((".cfl", ".hdr")) or Path(f"{p}.cfl").exists():
         return "bart"
@@ -47,9 +65,12 @@ def mri_format(path: str | os.PathLike) -> str:
             raise MRIInputError(
                 f"{p} is not a readable HDF5 file ({type(e).__name__}: {e}); is it truncated? Copy it again."
             ) from e
+    if p.is_file() and _is_dicom_file(p):
+        return "dicom"
     raise MRIInputError(
         f"{p}: unknown MRI format; supported are fastMRI/ISMRMRD .h5, BART .cfl/.hdr, complex k-space .npy "
-        "(coils, H, W), NIfTI .nii/.nii.gz and DICOM series (a folder or .dcm files)."
+        "(coils, H, W), NIfTI .nii/.nii.gz, FreeSurfer .mgz/.mgh, Analyze .hdr/.img and DICOM (a series folder, "
+        ".dcm files, or DICOM files of any name)."
     )
 
 

@@ -30,7 +30,8 @@ def read_nifti(path: str | os.PathLike, allow_4d: bool = False) -> tuple[np.ndar
     Trailing singleton dims beyond the third are dropped (``(x, y, z, 1)`` is 3-D).
 
     Args:
-        path: a ``.nii`` or ``.nii.gz`` file.
+        path: a ``.nii`` or ``.nii.gz`` file, or another image nibabel reads (FreeSurfer ``.mgz``/``.mgh``, Analyze
+            ``.hdr``/``.img``).
         allow_4d: accept a 4-D image (e.g. a time series); otherwise a 4-D image raises.
 
     Returns:
@@ -52,7 +53,7 @@ def read_nifti(path: str | os.PathLike, allow_4d: bool = False) -> tuple[np.ndar
     except Exception as e:  # nibabel raises ImageFileError, OSError, EOFError, zlib errors...
         raise MRIInputError(
             f"{path}: the file cannot be read as NIfTI ({type(e).__name__}: {e}); it is truncated, corrupted or not "
-            "a NIfTI image. Pass a valid .nii/.nii.gz file."
+            "an image nibabel reads. Pass a valid .nii/.nii.gz, .mgz/.mgh or Analyze .hdr/.img file."
         ) from None
     shape = tuple(int(s) for s in img.shape)
     while len(shape) > 3 and shape[-1] == 1:
@@ -76,7 +77,8 @@ def read_nifti(path: str | os.PathLike, allow_4d: bool = False) -> tuple[np.ndar
             f"{path}: the NIfTI voxels are {what}; a real-valued grey-level image is expected. Save the magnitude "
             "(e.g. np.abs) or one channel as a real NIfTI first."
         )
-    _check_data_size(path, img)
+    image_file = getattr(img.file_map.get("image"), "filename", None) or path  # Analyze: the .img beside the .hdr
+    _check_data_size(os.fspath(image_file), img)
     try:
         array = np.asarray(img.get_fdata(dtype=np.float32), dtype=np.float32).reshape(shape)
     except Exception as e:  # truncated data raises EOFError, OSError, ValueError, zlib.error...
@@ -96,12 +98,19 @@ def read_nifti(path: str | os.PathLike, allow_4d: bool = False) -> tuple[np.ndar
     affine = np.asarray(img.affine, dtype=np.float64)
     if affine.shape != (4, 4) or not np.isfinite(affine).all() or np.linalg.matrix_rank(affine[:3, :3]) < 3:
         raise MRIInputError(
-            f"{path}: the voxel-to-world affine (sform_code={int(img.header['sform_code'])}, "
-            f"qform_code={int(img.header['qform_code'])}) is not a finite, invertible matrix: "
+            f"{path}: the voxel-to-world affine ({_affine_codes(img.header)}) is not a finite, invertible matrix: "
             f"{np.array2string(affine, precision=4).replace(chr(10), ' ')}; fix the header's sform/qform or pixdim "
             "(e.g. nibabel's img.set_sform(affine, code=1), or fslorient -copyqform2sform)."
         )
     return array, affine, img.header.copy()
+
+
+def _affine_codes(header: Any) -> str:
+    """NIfTI's sform/qform codes for messages (FreeSurfer and Analyze headers have none)."""
+    try:
+        return f"sform_code={int(header['sform_code'])}, qform_code={int(header['qform_code'])}"
+    except (KeyError, TypeError, ValueError):
+        return f"a {type(header).__name__}"
 
 
 def _check_data_size(path: str, img: Any) -> None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -66,3 +68,36 @@ def test_slice_out_of_range(tmp_path):
     write_nifti(np.ones((2, 2, 3), np.float32), np.eye(4), tmp_path / "v.nii")
     with pytest.raises(MRIInputError, match="out of range"):
         load_mri_slice(tmp_path / "v.nii", slice_index=3)
+
+
+def test_images_nibabel_reads_and_dicom_without_a_suffix(tmp_path):
+    """FreeSurfer .mgz/.mgh, Analyze .hdr/.img pairs and a DICOM file named like a scanner export all read."""
+    import nibabel as nib
+
+    from monai_d3gm.apps.reconstruction.io import MRIVolume, mri_format
+    from tests.apps.reconstruction.io.test_dicom import make_dicom_series
+
+    vol = np.random.default_rng(1).random((6, 7, 3)).astype(np.float32)
+    affine = np.diag([0.9, 0.9, 2.0, 1.0])
+    nib.save(nib.MGHImage(vol, affine), tmp_path / "v.mgz")
+    nib.save(nib.MGHImage(vol, affine), tmp_path / "v.mgh")
+    nib.save(nib.AnalyzeImage(vol, affine), tmp_path / "a.hdr")  # writes a.hdr + a.img
+    for name in ("v.mgz", "v.mgh", "a.hdr", "a.img"):
+        assert mri_format(tmp_path / name) == "nifti", name
+        volume = MRIVolume(tmp_path / name)
+        np.testing.assert_allclose(volume.affine, nib.load(tmp_path / name).affine, atol=1e-5)  # the file's own
+        np.testing.assert_allclose(load_mri_slice(tmp_path / name, slice_index=1)["image"], vol[:, :, 1], rtol=1e-6)
+    series = make_dicom_series(tmp_path / "series", n=1)
+    renamed = Path(series["files"][0]).rename(tmp_path / "IM000001")  # PACS exports often have no suffix
+    assert mri_format(renamed) == "dicom"
+    np.testing.assert_allclose(load_mri_slice(renamed)["image"], series["volume"][0])
+    (tmp_path / "IM000002").write_bytes(b"\0" * 200)  # no DICM marker: still unknown
+    with pytest.raises(MRIInputError, match="unknown MRI format"):
+        mri_format(tmp_path / "IM000002")
+
+
+def test_real_suffixless_dicom_and_freesurfer_volume():
+    d = load_mri_slice(shared_data("nonbrain-mr", "shoulder-nema-wg04", "MR2_UNCR"))
+    assert d["format"] == "dicom" and d["image"].shape == (1024, 1024)
+    d = load_mri_slice(shared_data("brain-mr-volumes", "niivue-freesurfer-mgz", "norm.mgz"))
+    assert d["format"] == "nifti" and d["image"].shape == (256, 256)
