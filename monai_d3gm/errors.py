@@ -17,7 +17,19 @@ Property-based tests (``tests/**/test_*_fuzz.py``) check that nothing else escap
 
 from __future__ import annotations
 
-__all__ = ["D3GMInputError", "InputTooLargeError", "NonFiniteSampleError", "DOCUMENTED_ERRORS"]
+import os
+import sys
+import traceback
+from types import TracebackType
+
+__all__ = [
+    "D3GMInputError",
+    "InputTooLargeError",
+    "NonFiniteSampleError",
+    "DOCUMENTED_ERRORS",
+    "documented_cause",
+    "report_documented_errors",
+]
 
 
 class D3GMInputError(ValueError):
@@ -35,3 +47,44 @@ class NonFiniteSampleError(FloatingPointError):
 
 #: every exception type a reader, transform or inferer input check may raise on bad input
 DOCUMENTED_ERRORS: tuple[type[Exception], ...] = (D3GMInputError, NonFiniteSampleError)
+
+
+def documented_cause(error: BaseException | None) -> BaseException | None:
+    """The first documented error (:data:`DOCUMENTED_ERRORS`) in ``error``'s chain of causes and contexts, or None.
+
+    MONAI's config parser wraps what an expression raises in ``RuntimeError("Failed to evaluate ...")``; the
+    project's own error is its cause.
+    """
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, DOCUMENTED_ERRORS):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def report_documented_errors() -> None:
+    """Make an uncaught documented error end the process with the project's message as the last line printed.
+
+    Installs a ``sys.excepthook`` (the bundles' ``run`` list calls this first): when the exception that ends the
+    process has a :class:`D3GMInputError` or :class:`NonFiniteSampleError` in its chain, the traceback is left out
+    (set ``D3GM_TRACEBACK=1`` to see it) and ``error: <message>`` is printed to stderr as the last line; the exit
+    status stays non-zero (1). Any other exception prints its traceback as usual. Calling it twice installs one hook.
+    """
+    if getattr(sys.excepthook, "_d3gm", False):
+        return
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        cause = documented_cause(value)
+        if cause is None:
+            previous(kind, value, tb)
+            return
+        if os.environ.get("D3GM_TRACEBACK"):
+            traceback.print_exception(kind, value, tb)
+        message = " ".join(str(cause).split())  # one line
+        print(f"error: {message}", file=sys.stderr, flush=True)
+
+    hook._d3gm = True  # type: ignore[attr-defined]
+    sys.excepthook = hook

@@ -32,3 +32,29 @@ def test_atomic_path_keeps_the_old_file_on_error(tmp_path):
         raise RuntimeError("writer failed")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_documented_errors_end_the_process_with_their_message(capsys, monkeypatch):
+    import sys
+
+    from monai_d3gm.errors import D3GMInputError, documented_cause, report_documented_errors
+
+    try:
+        try:
+            raise D3GMInputError("scan.h5 is truncated;\n copy it again.")
+        except D3GMInputError as e:
+            raise RuntimeError("Failed to evaluate ConfigExpression") from e  # what MONAI's parser raises
+    except RuntimeError as wrapped:
+        error = wrapped
+    assert isinstance(documented_cause(error), D3GMInputError)
+    assert documented_cause(RuntimeError("other")) is None
+    seen = []
+    monkeypatch.setattr(sys, "excepthook", lambda *a: seen.append(a))
+    monkeypatch.delenv("D3GM_TRACEBACK", raising=False)
+    report_documented_errors()
+    report_documented_errors()  # idempotent: one hook
+    sys.excepthook(type(error), error, error.__traceback__)
+    assert capsys.readouterr().err == "error: scan.h5 is truncated; copy it again.\n" and not seen
+    other = KeyError("x")
+    sys.excepthook(KeyError, other, None)  # anything else goes to the previous hook
+    assert seen == [(KeyError, other, None)]

@@ -60,8 +60,11 @@ def phantom_volume(tmp_path: Path, slices: int = 12) -> Path:
     return write_nifti(volume, np.eye(4), tmp_path / "vol.nii.gz")
 
 
-def run_bundle(bundle: Path, config: str | list[str], **overrides) -> subprocess.CompletedProcess:
-    """``python -m monai.bundle run`` in a subprocess, as a user types it; fails the test with its output.
+def run_bundle(
+    bundle: Path, config: str | list[str], expect_success: bool = True, **overrides
+) -> subprocess.CompletedProcess:
+    """``python -m monai.bundle run`` in a subprocess, as a user types it; fails the test with its output unless it
+    exits 0 (or, with ``expect_success=False``, unless it fails).
 
     Overrides use ``__`` for ``#`` (``train__trainer__epoch_length=2`` is ``--train#trainer#epoch_length 2``).
     """
@@ -70,7 +73,7 @@ def run_bundle(bundle: Path, config: str | list[str], **overrides) -> subprocess
     for key, value in overrides.items():
         cmd += [f"--{key.replace('__', '#')}", repr(value) if not isinstance(value, str) else value]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "2"})
-    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    assert (proc.returncode == 0) == expect_success, f"{' '.join(cmd)}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
     return proc
 
 

@@ -1,0 +1,20 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""A refused input ends a bundle run with the project's one-line message as the last line and a non-zero status."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.bundles.bundle_checks import BUNDLES, run_bundle
+
+
+@pytest.mark.parametrize("name", ["mri_reconstruction_d3gm", "mri_super_resolution_d3gm", "derain_d3gm", "dehaze_d3gm"])
+def test_a_missing_input_ends_with_the_projects_message(tmp_path, name):
+    missing = tmp_path / "no_such_scan.nii.gz"
+    proc = run_bundle(BUNDLES / name, "inference.json", expect_success=False, input_path=str(missing),
+                      output_dir=str(tmp_path / "out"))  # fmt: skip
+    last = [line for line in proc.stderr.splitlines() if line.strip()][-1]
+    assert last.startswith("error: ") and str(missing) in last, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr  # D3GM_TRACEBACK=1 shows it
+    assert not (tmp_path / "out" / "metrics.json").exists()
