@@ -254,6 +254,7 @@ class MRIReconstructionRunner:
             "format": volume.format,
             "slices": [chosen.start, chosen.stop],
             "num_slices": len(chosen),
+            "empty_slices": [int(i) for i in result["empty"]],
             "slices_per_second": round(len(chosen) / max(seconds, 1e-9), 3),
             "acceleration": float(result["middle"]["mask"].numel() / max(float(result["middle"]["mask"].sum()), 1.0)),
             "seconds": round(seconds, 2),

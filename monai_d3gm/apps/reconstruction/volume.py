@@ -75,46 +75,74 @@ class VolumeReconstruction:
     def __call__(self, volume: MRIVolume, slices: range | None = None) -> dict[str, Any]:
         """Reconstruct ``slices`` (default all) of ``volume``.
 
+        Slices whose input holds only zeros (the padding slices at the ends of many exported volumes) are not
+        reconstructed: they stay zeros in the output, get no metrics, and one warning lists them.
+
         Returns:
             a dictionary with "magnitude", "zero_filled" and, when present, "reference" and "std": float32 arrays
-            (S, H, W) in slice order; "slices" (the slice indices); "metrics" (per slice, as the reconstructor gives
-            them); "middle" (the full result of the middle slice, for figures).
+            (S, H, W) in slice order; "slices" (the slice indices); "empty" (the indices of all-zero slices);
+            "metrics" (per reconstructed slice, as the reconstructor gives them); "middle" (the full result of the
+            reconstructed slice nearest the middle, for figures).
+
+        Raises:
+            MRIInputError: every chosen slice holds only zeros.
         """
         indices = list(range(len(volume)) if slices is None else slices)
+        position = {i: k for k, i in enumerate(indices)}
         arrays: dict[str, np.ndarray] = {}
         per_slice: list[dict[str, Any]] = []
-        middle_index = indices[len(indices) // 2]
-        middle = None
+        empty: list[int] = []
+        centre = indices[len(indices) // 2]
+        middle, middle_index = None, None
+        to_read = iter(indices)
         bar = tqdm(total=len(indices), desc=f"D3GM volume {volume.path.name}", unit="slice", disable=not self.progress)
-        batch, position, pending = self.batch_size, 0, []  # pending: slices prepared but left for the next batch
+        batch, pending = self.batch_size, []  # pending: (index, prepared slice) not sampled yet
         try:
-            while position < len(indices):
-                chunk = indices[position : position + max(batch, len(pending))]
-                prepared = pending + [self.reconstructor.prepare(volume[i]) for i in chunk[len(pending) :]]
-                fit = self._fitting_batch(prepared)
-                if fit < min(batch, len(prepared)):  # the guard cut the batch (not the volume's end)
+            while True:
+                while len(pending) < batch and (i := next(to_read, None)) is not None:
+                    case = volume[i]
+                    if _holds_only_zeros(case):
+                        empty.append(i)
+                        bar.update(1)
+                        continue
+                    pending.append((i, self.reconstructor.prepare(case)))
+                if not pending:
+                    break
+                fit = self._fitting_batch([prepared for _, prepared in pending])
+                if fit < min(batch, len(pending)):  # the guard cut the batch (not the volume's end)
                     warnings.warn(
                         f"batch_size {batch} does not fit in memory for slices of shape "
-                        f"{tuple(prepared[0]['mu'].shape)}; using batches of {fit} (the result does not depend on "
+                        f"{tuple(pending[0][1]['mu'].shape)}; using batches of {fit} (the result does not depend on "
                         "the batch size).",
                         stacklevel=2,
                     )
                     batch = fit
-                prepared, pending, chunk = prepared[:fit], prepared[fit:], chunk[:fit]
+                current, pending = pending[:fit], pending[fit:]
                 results = self.reconstructor.reconstruct_batch(
-                    prepared, seeds=[self.seed_of(i) for i in chunk], verbose=False
+                    [prepared for _, prepared in current], seeds=[self.seed_of(i) for i, _ in current], verbose=False
                 )
-                for offset, (i, result) in enumerate(zip(chunk, results)):
-                    self._store(arrays, position + offset, len(indices), result)
+                for (i, _), result in zip(current, results):
+                    self._store(arrays, position[i], len(indices), result)
                     per_slice.append(result["metrics"])
-                    if i == middle_index:
-                        middle = result
-                del prepared, results
-                position += len(chunk)
-                bar.update(len(chunk))
+                    if middle_index is None or abs(i - centre) < abs(middle_index - centre):
+                        middle, middle_index = result, i
+                del current, results
+                bar.update(fit)
         finally:
             bar.close()
-        return {**arrays, "slices": indices, "metrics": per_slice, "middle": middle}
+        if middle is None:
+            raise MRIInputError(
+                f"{volume.path}: every chosen slice ({len(indices)}) holds only zeros; there is nothing to "
+                "reconstruct. "
+                "Choose slices with data (--slices start:stop)."
+            )
+        if empty:
+            warnings.warn(
+                f"{volume.path.name}: {len(empty)} slice(s) hold only zeros ({_ranges(empty)}); they are written as "
+                "zeros, not reconstructed, and have no metrics.",
+                stacklevel=2,
+            )
+        return {**arrays, "slices": indices, "empty": empty, "metrics": per_slice, "middle": middle}
 
     def _fitting_batch(self, prepared: list[dict[str, Any]]) -> int:
         """How many of the ``prepared`` slices one batch can sample within the inferer's memory guard."""
@@ -141,3 +169,20 @@ class VolumeReconstruction:
                     "must have one slice shape."
                 )
             arrays[key][position] = image
+
+
+def _holds_only_zeros(case: dict[str, Any]) -> bool:
+    """Whether a slice's input (its k-space, or its image) is all zeros: a padding slice."""
+    data = case.get("kspace", case.get("image"))
+    return data is not None and not np.any(np.asarray(data))
+
+
+def _ranges(indices: list[int]) -> str:
+    """``[0, 1, 2, 7]`` → ``"0-2, 7"``."""
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)

@@ -174,3 +174,28 @@ def test_batch_too_large_for_memory_is_shrunk_with_the_same_result(tmp_path):
     recon.inferer.memory_guard = MemoryGuard(budget=int(0.5 * per_slice))
     with pytest.raises(InputTooLargeError, match=r"\(1, 2, 24, 20\)"):
         VolumeReconstruction(recon, batch_size=8, progress=False)(volume)
+
+
+def test_empty_padding_slices_pass_through_as_zeros(tmp_path):
+    """Exported volumes often carry all-zero slices at their ends (the real niivue FLAIR has six): they are written
+    as zeros with one warning, the others are reconstructed as if the padding were not there."""
+    path, data, affine = _oblique_nifti(tmp_path, slices=6)
+    padded = data.copy()
+    padded[:, :, [0, 1, 5]] = 0
+    volume = MRIVolume(write_nifti(padded, affine, tmp_path / "padded.nii.gz"))
+    with pytest.warns(UserWarning, match=r"3 slice\(s\) hold only zeros \(0-1, 5\)"):
+        result = VolumeReconstruction(_reconstructor(), batch_size=2, progress=False)(volume)
+    assert result["empty"] == [0, 1, 5] and len(result["metrics"]) == 3
+    assert not result["magnitude"][[0, 1, 5]].any() and result["magnitude"][[2, 3, 4]].min(axis=(1, 2)).max() >= 0
+    assert all(result["magnitude"][i].any() for i in (2, 3, 4))
+    alone = VolumeReconstruction(_reconstructor(), batch_size=2, progress=False)(MRIVolume(path), range(2, 5))
+    np.testing.assert_allclose(result["magnitude"][2:5], alone["magnitude"], atol=1e-4 * alone["magnitude"].max())
+    runner = MRIReconstructionRunner(
+        _reconstructor(), tmp_path / "out", input_path=volume.path, whole_volume=True, progress=False
+    )
+    with pytest.warns(UserWarning, match="hold only zeros"):
+        record = runner()["cases"]["padded"]
+    assert record["empty_slices"] == [0, 1, 5]
+    assert nib.load(record["files"]["reconstruction"]).shape == padded.shape
+    with pytest.raises(MRIInputError, match="every chosen slice"):
+        VolumeReconstruction(_reconstructor(), progress=False)(volume, range(0, 2))
