@@ -404,6 +404,31 @@ def _ds_number(value: float) -> tuple[str, float]:
     return text, float(text)
 
 
+def _set_uint16_pixels(ds: Any, pixels: np.ndarray) -> None:
+    """Store a (rows, cols) uint16 image as uncompressed MONOCHROME2 pixel data (pydicom 2.4 and 3 alike)."""
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = (int(n) for n in pixels.shape)
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    ds.PixelData = np.ascontiguousarray(pixels, dtype="<u2").tobytes()
+    ds["PixelData"].VR = "OW"  # 16-bit words, explicit VR
+
+
+def _save_file_format(ds: Any, path: Path) -> None:
+    """Write ``ds`` as a DICOM Part 10 file (preamble and file meta), explicit VR little endian.
+
+    pydicom 3 spells it ``enforce_file_format=True``; pydicom 2.4 ``write_like_original=False`` with the encoding set
+    on the dataset.
+    """
+    import pydicom
+
+    if int(pydicom.__version__.split(".")[0]) >= 3:
+        ds.save_as(path, enforce_file_format=True)
+    else:
+        ds.is_little_endian, ds.is_implicit_VR = True, False
+        ds.save_as(path, write_like_original=False)
+
+
 def write_dicom_series(
     volume: np.ndarray,
     reference: DicomSeries,
@@ -495,6 +520,9 @@ def write_dicom_series(
                 "VOILUTSequence",
                 "WindowCenterWidthExplanation",
                 "NumberOfFrames",
+                "FloatPixelData",
+                "DoubleFloatPixelData",
+                "PlanarConfiguration",
             ):
                 if tag in ds:
                     delattr(ds, tag)
@@ -520,13 +548,13 @@ def write_dicom_series(
             ds.SourceImageSequence = [source]
             ds.ContentDate = now.strftime("%Y%m%d")
             ds.ContentTime = now.strftime("%H%M%S")
-            ds.set_pixel_data(stored[k], photometric_interpretation="MONOCHROME2", bits_stored=16)
+            _set_uint16_pixels(ds, stored[k])
             ds.RescaleSlope = slope_text
             ds.RescaleIntercept = intercept_text
             ds.WindowCenter = center_text
             ds.WindowWidth = width_text
             path = tmp / f"IM{k + 1:05d}.dcm"
-            ds.save_as(path, enforce_file_format=True)
+            _save_file_format(ds, path)
             paths.append(out_dir / path.name)
         backup = None
         if out_dir.exists():

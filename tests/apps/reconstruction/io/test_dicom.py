@@ -20,6 +20,7 @@ from monai_d3gm.apps.reconstruction.io import (
     write_dicom_series,
     write_nifti,
 )
+from monai_d3gm.apps.reconstruction.io.dicom import _save_file_format
 
 
 def _rotation(deg_z: float, deg_x: float) -> np.ndarray:
@@ -84,8 +85,9 @@ def make_dicom_series(
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
         ds.RescaleSlope, ds.RescaleIntercept = "0.5", "-100"
         ds.PixelData = stored[s].tobytes()
+        ds["PixelData"].VR = "OW"
         path = folder / f"{prefix}{rng.integers(10**6):06d}_{k}.dcm"
-        ds.save_as(path, enforce_file_format=True)
+        _save_file_format(ds, path)  # pydicom 2.4 and 3
         files.append(path)
     affine_lps = np.eye(4)
     affine_lps[:3, 0] = (positions[-1] - positions[0]) / max(n - 1, 1) if n > 1 else normal * spacing[0]
