@@ -14,6 +14,8 @@ Python and testable.
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -21,9 +23,10 @@ from typing import Any
 
 from monai.utils import optional_import
 
-from ...errors import D3GMInputError
+from ...errors import D3GMInputError, documented_cause
 
 _InferTask, has_monailabel = optional_import("monailabel.interfaces.tasks.infer_v2", name="InferTask")
+_HTTPException, has_fastapi = optional_import("fastapi", name="HTTPException")
 
 __all__ = ["BUNDLE_OUTPUTS", "D3GMInferTask", "has_monailabel", "sample_app_dir"]
 
@@ -81,8 +84,14 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
         dimension: 3 for volumes (the MRI bundles), 2 for photos.
 
     The user-facing options (``config()``, editable in 3D Slicer's MONAI Label module and passed back in the
-    request) are the sampler's steps, the number of posterior samples (``> 1`` also writes a standard-deviation
-    map next to the result), the seed and, for reconstruction, the slices per batch.
+    request) are the sampler's steps, the number of posterior samples, the seed and, for reconstruction, the slices
+    per batch and the slice range (``"start:stop"``, empty for all).
+
+    Served by MONAI Label (no ``output_dir`` in the request), the result is moved to a temporary file of its own,
+    which the server deletes after sending it, and the rest of the run's folder is removed; the returned JSON holds
+    the metrics and the names of what the bundle wrote, not paths on the server. A refused input (a
+    :class:`~monai_d3gm.errors.D3GMInputError`) becomes FastAPI's ``HTTPException(422)`` with the project's
+    message, which reaches the client instead of a bare "500 Internal Server Error".
     """
 
     def __init__(
@@ -101,6 +110,7 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
         config: dict[str, Any] = {"num_inference_steps": 3, "num_samples": 1, "seed": 0}
         if self.overrides.get("whole_volume"):
             config["batch_size"] = 4
+            config["slices"] = ""
         super().__init__(
             type="others",
             labels=None,
@@ -116,11 +126,20 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
 
     def __call__(self, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """Restore ``request["image"]``; returns the restored image's path and a JSON-able summary."""
+        try:
+            return self._restore(request)
+        except Exception as e:
+            cause = documented_cause(e)
+            if cause is not None and has_fastapi:  # the server answers 422 with the message, not a bare 500
+                raise _HTTPException(status_code=422, detail=" ".join(str(cause).split())) from e
+            raise
+
+    def _restore(self, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         from monai.bundle import ConfigParser
 
         image = request.get("image")
         if not isinstance(image, (str, Path)) or not Path(image).exists():
-            raise ValueError(
+            raise D3GMInputError(
                 f"request['image'] must be the path of an existing NIfTI file, DICOM series folder or photo, got "
                 f"{image!r}; MONAI Label passes the datastore's image path there."
             )
@@ -129,8 +148,11 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
                 f"{self.bundle} is not a usable bundle: configs/inference.json and models/model.pt must both exist."
             )
         request["save_label"] = False  # a restored image is not a label of the study
-        output_dir = Path(request.get("output_dir") or tempfile.mkdtemp(prefix="d3gm_monailabel_"))
+        served = not request.get("output_dir")
+        output_dir = Path(tempfile.mkdtemp(prefix="d3gm_monailabel_") if served else request["output_dir"])
         options = {k: _as_type_of(self._config[k], request[k], k) for k in self._config if request.get(k) is not None}
+        if not options.get("slices", True):
+            options.pop("slices")  # empty: the whole volume
         device = request.get("device")
         updates: dict[str, Any] = {
             "bundle_root": str(self.bundle),
@@ -142,23 +164,37 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
         }
         if device:
             updates["device"] = f"$torch.device({str(device)!r})"
-        parser = ConfigParser()
-        parser.read_config(self.bundle / "configs" / "inference.json")
-        parser.update(updates)
-        parser.get_parsed_content("initialize", lazy=False)
-        summary = parser.get_parsed_content("runner")()
-        ((name, record),) = summary["cases"].items()
-        files = record["files"]
-        if self.output_key not in files:
-            raise KeyError(f"the {self.bundle.name} runner wrote {sorted(files)}, not {self.output_key!r}.")
-        return files[self.output_key], {
+        try:
+            parser = ConfigParser()
+            parser.read_config(self.bundle / "configs" / "inference.json")
+            parser.update(updates)
+            parser.get_parsed_content("initialize", lazy=False)
+            summary = parser.get_parsed_content("runner")()
+            ((name, record),) = summary["cases"].items()
+            files = record["files"]
+            if self.output_key not in files:
+                raise KeyError(f"the {self.bundle.name} runner wrote {sorted(files)}, not {self.output_key!r}.")
+            result = Path(files[self.output_key])
+            if served:  # the server streams this file back and deletes it; nothing else of the run stays behind
+                handle, kept = tempfile.mkstemp(prefix="d3gm_result_", suffix="".join(result.suffixes))
+                os.close(handle)
+                result = Path(shutil.move(str(result), kept))
+        finally:
+            if served:
+                shutil.rmtree(output_dir, ignore_errors=True)
+        summary_json: dict[str, Any] = {
             "kind": "image",
             "bundle": self.bundle.name,
             "case": name,
-            "files": files,
+            "outputs": sorted(files),
             "metrics": record.get("metrics", {}),
             "seconds": record.get("seconds"),
         }
+        if "empty_slices" in record:
+            summary_json["empty_slices"] = record["empty_slices"]
+        if not served:
+            summary_json["files"] = files
+        return str(result), summary_json
 
 
 def _as_type_of(default: Any, value: Any, name: str) -> Any:

@@ -28,7 +28,7 @@ def test_task_describes_an_image_to_image_model():
     task = D3GMInferTask(RECON)
     info = task.info()
     assert info["type"] == "others" and info["labels"] == [] and info["dimension"] == 3
-    assert set(info["config"]) == {"num_inference_steps", "num_samples", "seed", "batch_size"}
+    assert set(info["config"]) == {"num_inference_steps", "num_samples", "seed", "batch_size", "slices"}
     assert "not a label" in info["description"]
     assert task.is_valid()
     assert not D3GMInferTask(BUNDLES / "no_such_bundle").is_valid()
@@ -46,6 +46,40 @@ def test_task_restores_a_volume_with_its_geometry(tmp_path):
     assert request["save_label"] is False  # the server must not store the restored image as a label
     assert result_json["kind"] == "image" and "std" in result_json["files"]  # num_samples=2: an uncertainty map
     assert set(result_json["metrics"]) == {"d3gm", "zero_filled"}
+
+
+def test_served_requests_leave_nothing_behind_and_return_no_server_paths(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "server_tmp"))
+    (tmp_path / "server_tmp").mkdir()
+    path, affine = _volume(tmp_path)
+    request = {"image": str(path), "num_inference_steps": 1, "slices": "1:3", "device": "cpu"}  # as Slicer sends
+    result_file, result_json = D3GMInferTask(RECON)(request)
+    out = nib.load(result_file)
+    assert out.shape == (32, 32, 2)  # slices 1 and 2, where they lie in the study
+    np.testing.assert_allclose(out.affine[:3, 3], affine[:3, 3] + affine[:3, 2], atol=1e-5)
+    assert [p.name for p in (tmp_path / "server_tmp").iterdir()] == [Path(result_file).name]  # only the result
+    assert "files" not in result_json and "reconstruction" in result_json["outputs"]
+    assert str(tmp_path) not in str(result_json)  # nothing names a server path
+
+
+def test_refused_inputs_reach_the_client_as_a_readable_422(tmp_path, monkeypatch):
+    import monai_d3gm.integrations.monailabel.infer as infer
+
+    class HTTPException(Exception):  # fastapi's, as the server raises it
+        def __init__(self, status_code, detail):
+            super().__init__(detail)
+            self.status_code, self.detail = status_code, detail
+
+    monkeypatch.setattr(infer, "_HTTPException", HTTPException)
+    monkeypatch.setattr(infer, "has_fastapi", True)
+    path, _ = _volume(tmp_path)
+    with pytest.raises(HTTPException) as refused:
+        D3GMInferTask(RECON)({"image": str(path), "slices": "7:9", "device": "cpu"})
+    assert refused.value.status_code == 422 and "selects nothing" in refused.value.detail
+    with pytest.raises(HTTPException, match="option num_inference_steps must be a int"):
+        D3GMInferTask(RECON)({"image": str(path), "num_inference_steps": "many"})
 
 
 def test_task_rejects_missing_images_and_bundles(tmp_path):
