@@ -17,7 +17,8 @@ Cases (no person of them is in the bundle's training split, ``configs/data_split
   phase and complex noise at the real 8-coil scan's level (0.8 % of the image maximum per real part), the training
   simulation with fixed seeds. Reference: the RSS of the noisy fully sampled coil images.
 * **1-coil spine+knee (sim.)** (``--sets non-brain``): spine people IVD-25, VB2-12, VB1-12 and the OsiriX knee, single
-  coil, same phase and noise.
+  coil, same phase and noise; beside it the NEMA WG04 shoulder (``1-coil shoulder (sim.)``, a person in no split,
+  block-averaged to 256²).
 
 Methods: zero-filled (RSS), SENSE (CG, 10 iterations, λ 1e-3; multi-coil only), sigpy L1-wavelet (λ 0.005, 100
 iterations), BART ``pics -l1`` (when installed), MONAI's e2e-VarNet trained on the same data for the same wall-clock
@@ -51,12 +52,13 @@ from train_varnet import build_varnet, varnet_inputs
 
 from monai_d3gm.apps.reconstruction.dataset import split_volumes, volume_slices
 from monai_d3gm.apps.reconstruction.fft import ifft2c
+from monai_d3gm.apps.reconstruction.io import read_dicom_series
 from monai_d3gm.apps.reconstruction.io.bart import kspace_from_cfl
 from monai_d3gm.apps.reconstruction.masks import CartesianMask
 from monai_d3gm.apps.reconstruction.reconstruct import D3GMReconstructor
 from monai_d3gm.apps.reconstruction.sense import SenseOperator, conjugate_gradient, root_sum_of_squares
 from monai_d3gm.apps.reconstruction.transforms import EstimateCoilMaps, SimulateKspace
-from monai_d3gm.apps.reconstruction.validation import held_out_cases
+from monai_d3gm.apps.reconstruction.validation import held_out_cases, simulated_kspace
 from monai_d3gm.visualize import save_comparison
 
 from _common import environment, load_bundle_network, print_table, save_json
@@ -88,6 +90,17 @@ def simulated_cases(
     return out
 
 
+def shoulder_case() -> tuple[str, torch.Tensor, torch.Tensor]:
+    """The NEMA WG04 shoulder (1.5 T Philips, T1 SE, one 1024² DICOM file without a suffix; in no split, never
+    trained on), block-averaged 4x4 to 256² (0.78 mm), single coil, with the same phase and noise simulation."""
+    series = read_dicom_series([SHARED / "nonbrain-mr" / "shoulder-nema-wg04" / "MR2_UNCR"])
+    image = torch.nn.functional.avg_pool2d(torch.as_tensor(series.volume[:1]), 4)[0].numpy()
+    image = np.clip(image / np.percentile(image, 99.8), 0, None)
+    full = simulated_kspace(image, num_coils=1, relative_std=0.008, seed=SEED)
+    rss = root_sum_of_squares(ifft2c(full), dim=0)
+    return "1-coil shoulder (sim.)", full / rss.max(), rss / rss.max()
+
+
 def cases(num_flair: int, sets: list[str]) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     """(dataset name, fully sampled k-space (C, H, W), reference magnitude (max 1))."""
     out = []
@@ -95,6 +108,7 @@ def cases(num_flair: int, sets: list[str]) -> list[tuple[str, torch.Tensor, torc
         out += simulated_cases("8-coil unseen scanners (sim.)", ["TCGA-FG-6692", "utah-01"], 1, 8)
     if "non-brain" in sets:  # spine people and the knee, kept out of training
         out += simulated_cases("1-coil spine+knee (sim.)", ["IVD-25", "VB2-12", "VB1-12", "OsiriX-KNEE"], 1, 1)
+        out.append(shoulder_case())
     if "brain" not in sets:
         return out
     full = torch.as_tensor(kspace_from_cfl(SHARED / "espirit-brain-8ch-kspace" / "full"))

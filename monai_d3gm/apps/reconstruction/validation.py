@@ -23,7 +23,7 @@ from .masks import CartesianMask
 from .reconstruct import D3GMReconstructor
 from .transforms import AddKspaceNoise, SimulateKspace
 
-__all__ = ["held_out_cases", "ReconstructionValidator"]
+__all__ = ["simulated_kspace", "held_out_cases", "ReconstructionValidator"]
 
 
 def held_out_cases(
@@ -52,15 +52,21 @@ def held_out_cases(
         picks = np.linspace(0, len(slices) - 1, slices_per_volume + 2).round().astype(int)[1:-1]
         for k, i in enumerate(picks):
             index = v * slices_per_volume + k
-            simulate = SimulateKspace(num_coils=int(num_coils[index % len(num_coils)]), coil_geometry="random")
-            simulate.set_random_state(seed + index)
-            noise = AddKspaceNoise(relative_std)
-            noise.set_random_state(seed + index)
-            kspace, _ = simulate(np.ascontiguousarray(slices[i]))
-            kspace, _ = noise(kspace)
+            kspace = simulated_kspace(slices[i], int(num_coils[index % len(num_coils)]), relative_std, seed + index)
             name = f"{volume.get('person', v)}#{i} {kspace.shape[0]}ch"
             cases.append({"kspace": kspace, "name": name})
     return cases
+
+
+def simulated_kspace(image: np.ndarray, num_coils: int, relative_std: float = 0.008, seed: int = 0) -> torch.Tensor:
+    """Noisy fully sampled k-space (C, H, W) of a magnitude image: smooth phase, a random loop-coil array and complex
+    noise ``relative_std`` of the image maximum per real part, all drawn from ``seed`` (the training simulation)."""
+    simulate = SimulateKspace(num_coils=num_coils, coil_geometry="random")
+    simulate.set_random_state(seed)
+    noise = AddKspaceNoise(relative_std)
+    noise.set_random_state(seed)
+    kspace, _ = simulate(np.ascontiguousarray(image))
+    return noise(kspace)[0]
 
 
 class ReconstructionValidator:
