@@ -5,3 +5,5 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from . import errors  # noqa: E402  (light: the documented exception types, which bundle configs reference)

@@ -18,3 +18,10 @@ def test_a_missing_input_ends_with_the_projects_message(tmp_path, name):
     assert last.startswith("error: ") and str(missing) in last, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr  # D3GM_TRACEBACK=1 shows it
     assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_a_missing_training_folder_ends_with_the_projects_message(tmp_path):
+    proc = run_bundle(BUNDLES / "derain_d3gm", "train.json", expect_success=False, dataset_dir=str(tmp_path / "none"),
+                      output_dir=str(tmp_path / "runs"))  # fmt: skip
+    last = [line for line in proc.stderr.splitlines() if line.strip()][-1]
+    assert last.startswith("error: ") and "none" in last, proc.stderr[-2000:]
