@@ -148,11 +148,11 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
                 f"{self.bundle} is not a usable bundle: configs/inference.json and models/model.pt must both exist."
             )
         request["save_label"] = False  # a restored image is not a label of the study
-        served = not request.get("output_dir")
-        output_dir = Path(tempfile.mkdtemp(prefix="d3gm_monailabel_") if served else request["output_dir"])
         options = {k: _as_type_of(self._config[k], request[k], k) for k in self._config if request.get(k) is not None}
         if not options.get("slices", True):
             options.pop("slices")  # empty: the whole volume
+        served = not request.get("output_dir")
+        output_dir = Path(tempfile.mkdtemp(prefix="d3gm_monailabel_") if served else request["output_dir"])
         device = request.get("device")
         updates: dict[str, Any] = {
             "bundle_root": str(self.bundle),

@@ -65,7 +65,12 @@ def test_served_requests_leave_nothing_behind_and_return_no_server_paths(tmp_pat
 
 
 def test_refused_inputs_reach_the_client_as_a_readable_422(tmp_path, monkeypatch):
+    import tempfile
+
     import monai_d3gm.integrations.monailabel.infer as infer
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "server_tmp"))
+    (tmp_path / "server_tmp").mkdir()
 
     class HTTPException(Exception):  # fastapi's, as the server raises it
         def __init__(self, status_code, detail):
@@ -80,6 +85,7 @@ def test_refused_inputs_reach_the_client_as_a_readable_422(tmp_path, monkeypatch
     assert refused.value.status_code == 422 and "selects nothing" in refused.value.detail
     with pytest.raises(HTTPException, match="option num_inference_steps must be a int"):
         D3GMInferTask(RECON)({"image": str(path), "num_inference_steps": "many"})
+    assert not any((tmp_path / "server_tmp").iterdir())  # refused requests leave nothing behind either
 
 
 def test_task_rejects_missing_images_and_bundles(tmp_path):
