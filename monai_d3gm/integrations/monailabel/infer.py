@@ -33,10 +33,14 @@ __all__ = ["BUNDLE_OUTPUTS", "D3GMInferTask", "has_monailabel", "sample_app_dir"
 #: the runner's file key of the restored image, and the overrides MONAI Label needs, per bundle
 BUNDLE_OUTPUTS: dict[str, tuple[str, dict[str, Any]]] = {
     "mri_reconstruction_d3gm": ("reconstruction", {"whole_volume": True, "write_dicom": False}),
-    "mri_super_resolution_d3gm": ("super_resolution", {"write_dicom": False}),
+    "mri_super_resolution_d3gm": ("super_resolution", {"whole_volume": True, "write_dicom": False}),
     "derain_d3gm": ("restored", {}),
     "dehaze_d3gm": ("restored", {}),
 }
+
+
+#: bundles whose whole-volume mode samples several slices per network batch (the ``batch_size`` option)
+BATCHED = ("mri_reconstruction_d3gm",)
 
 
 class _InferTaskStandIn:
@@ -84,8 +88,8 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
         dimension: 3 for volumes (the MRI bundles), 2 for photos.
 
     The user-facing options (``config()``, editable in 3D Slicer's MONAI Label module and passed back in the
-    request) are the sampler's steps, the number of posterior samples, the seed and, for reconstruction, the slices
-    per batch and the slice range (``"start:stop"``, empty for all).
+    request) are the sampler's steps, the number of posterior samples, the seed and, for the MRI bundles (whole
+    volumes), the slice range (``"start:stop"``, empty for all) and, for reconstruction, the slices per batch.
 
     Served by MONAI Label (no ``output_dir`` in the request), the result is moved to a temporary file of its own,
     which the server deletes after sending it, and the rest of the run's folder is removed; the returned JSON holds
@@ -109,8 +113,9 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
         self.overrides = {**default_overrides, **(overrides or {})}
         config: dict[str, Any] = {"num_inference_steps": 3, "num_samples": 1, "seed": 0}
         if self.overrides.get("whole_volume"):
-            config["batch_size"] = 4
             config["slices"] = ""
+            if name in BATCHED:
+                config["batch_size"] = 4
         super().__init__(
             type="others",
             labels=None,

@@ -136,16 +136,18 @@ def test_reconstruction_returns_the_whole_aligned_volume(server, tmp_path):
         assert corr > 0.6, (k, corr)  # a content check on a 32x32 phantom at 4x, not a quality measure
 
 
-def test_super_resolution_returns_a_finer_image_in_the_same_field_of_view(server, tmp_path):
+def test_super_resolution_returns_a_finer_volume_in_the_same_field_of_view(server, tmp_path):
     url, volume, _ = server
     response = _infer(url, "mri_super_resolution_d3gm", {"num_inference_steps": 1, "device": "cpu"})
     assert response.status_code == 200, response.text[-2000:]
     (tmp_path / "sr.nii.gz").write_bytes(response.content)
     out = nib.load(tmp_path / "sr.nii.gz")
-    assert out.shape == (128, 128, 1)  # the middle slice, 4x finer in-plane (whole-volume SR is not built yet)
+    assert out.shape == (128, 128, 3)  # every slice, 4x finer in-plane
     np.testing.assert_allclose(np.abs(out.affine[:3, :2]).sum(0), [0.9 / 4, 1.1 / 4], atol=1e-4)
-    low = out.get_fdata()[..., 0].reshape(32, 4, 32, 4).mean(axis=(1, 3))
-    assert np.corrcoef(low.ravel(), volume[..., 1].ravel())[0, 1] > 0.8
+    np.testing.assert_allclose(out.affine[:3, 2], AFFINE[:3, 2], atol=1e-4)  # the slices stay where they were
+    for k in range(3):
+        low = out.get_fdata()[..., k].reshape(32, 4, 32, 4).mean(axis=(1, 3))
+        assert np.corrcoef(low.ravel(), volume[..., k].ravel())[0, 1] > 0.8, k
 
 
 def test_a_bad_option_is_a_readable_error_not_a_bare_500(server):
