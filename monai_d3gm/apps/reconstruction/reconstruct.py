@@ -151,6 +151,14 @@ class D3GMReconstructor:
         """k-space, mask, coil maps, μ (normalised) and the reference of a case, without sampling."""
         reference = None
         where = case.get("path", "the case")
+        data = case.get("kspace", case.get("image"))
+        if data is not None and not np.any(np.asarray(data)):
+            index = case.get("slice_index")
+            raise MRIInputError(
+                f"{where}: {'slice ' + str(index) if index is not None else 'the input'} holds only zeros (a padding "
+                "slice?); choose a slice with data (slice_index), or reconstruct the whole volume (whole_volume), "
+                "which passes empty slices through as zeros."
+            )
         if "kspace" in case:
             full = as_kspace(case["kspace"], name=f"{where}: kspace")
             _check_slice_size(full.shape[-2:], where)

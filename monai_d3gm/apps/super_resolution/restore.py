@@ -109,6 +109,13 @@ class D3GMSuperResolver:
                 "use the MRI reconstruction bundle for k-space inputs."
             )
         image = real_slice(case["image"], case.get("path", "the case"))
+        if not np.any(image.numpy() if isinstance(image, torch.Tensor) else image):
+            index = case.get("slice_index")
+            raise MRIInputError(
+                f"{case.get('path', 'the case')}: {'slice ' + str(index) if index is not None else 'the image'} holds "
+                "only zeros (a padding slice?); choose a slice with data (slice_index), or super-resolve the whole "
+                "volume (whole_volume), which passes empty slices through as zeros."
+            )
         simulate = case.get("simulate", self.simulate)
         if simulate not in SIMULATE_MODES:
             raise MRIInputError(f"simulate must be one of {SIMULATE_MODES}, got {simulate!r}.")

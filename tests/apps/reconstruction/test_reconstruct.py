@@ -71,6 +71,10 @@ def test_bad_cases():
         reconstructor(data_consistency="maybe")
     with pytest.raises(MRIInputError, match="all zeros"):
         magnitude_metrics(torch.ones(4, 4), torch.zeros(4, 4))
+    with pytest.raises(MRIInputError, match="slice 3 holds only zeros.*whole_volume"):  # a padding slice
+        reconstructor()({"image": np.zeros((16, 16), np.float32), "slice_index": 3})
+    with pytest.raises(MRIInputError, match="holds only zeros"):
+        reconstructor()({"kspace": np.zeros((2, 16, 16), np.complex64)})
 
 
 @pytest.mark.parametrize("coils", [1, 4])
