@@ -22,7 +22,7 @@ from .errors import MRIInputError
 from .io import MRIVolume, load_mri_slice, mri_format, read_nifti, write_dicom_series, write_nifti
 from .io.dicom import DicomSeries
 from .transforms import SimulateKspace
-from .volume import VolumeReconstruction, volume_slice_range
+from .volume import VolumeReconstruction, slab_geometry, volume_slice_range
 
 __all__ = [
     "MRIReconstructionRunner",
@@ -212,11 +212,7 @@ class MRIReconstructionRunner:
         out.mkdir(parents=True, exist_ok=True)
         volume: MRIVolume = case["volume"]
         chosen: range = case["slices"]
-        axis = 2 if volume.slice_axis is None else volume.slice_axis
-        affine = np.eye(4) if volume.affine is None else np.asarray(volume.affine, dtype=np.float64)
-        shift = np.eye(4)
-        shift[axis, 3] = chosen.start
-        affine = affine @ shift  # the first restored slice is voxel 0 of the output
+        affine, axis = slab_geometry(volume, chosen)  # voxel 0 is the first restored slice
 
         def place(key: str) -> np.ndarray:
             return np.moveaxis(result[key], 0, axis)

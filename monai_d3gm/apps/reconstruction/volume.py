@@ -25,7 +25,7 @@ from tqdm import tqdm
 from .errors import MRIInputError
 from .io import MRIVolume
 
-__all__ = ["NOISE_MODES", "VolumeReconstruction", "volume_slice_range"]
+__all__ = ["NOISE_MODES", "VolumeReconstruction", "slab_geometry", "volume_slice_range"]
 
 NOISE_MODES = ("independent", "shared")
 
@@ -45,6 +45,16 @@ def volume_slice_range(spec: str | None, n: int) -> range:
     if len(chosen) == 0:
         raise MRIInputError(f"slices {spec!r} selects nothing of a volume with {n} slices (0..{n - 1}).")
     return chosen
+
+
+def slab_geometry(volume: MRIVolume, chosen: range) -> tuple[np.ndarray, int]:
+    """The affine of the restored slab ``chosen`` of ``volume`` (its voxel 0 is the first chosen slice) and the slice
+    axis of the output array."""
+    axis = 2 if volume.slice_axis is None else volume.slice_axis
+    affine = np.eye(4) if volume.affine is None else np.asarray(volume.affine, dtype=np.float64)
+    shift = np.eye(4)
+    shift[axis, 3] = chosen.start
+    return affine @ shift, axis
 
 
 class VolumeReconstruction:

@@ -21,7 +21,7 @@ from ...visualize import save_comparison
 from ..reconstruction.errors import MRIInputError
 from ..reconstruction.inference import case_name, demo_slice, find_mri_inputs, mni152_template_path, slice_affine
 from ..reconstruction.io import MRIVolume, load_mri_slice, mri_format, write_dicom_series, write_nifti
-from ..reconstruction.volume import volume_slice_range
+from ..reconstruction.volume import slab_geometry, volume_slice_range
 from ..runner import average_metrics, run_cases, write_json
 from .geometry import upsampled_affine, upsampled_series
 
@@ -224,12 +224,8 @@ class MRISuperResolutionRunner:
         out.mkdir(parents=True, exist_ok=True)
         volume: MRIVolume = case["volume"]
         chosen: range = case["slices"]
-        axis = 2 if volume.slice_axis is None else volume.slice_axis
+        affine, axis = slab_geometry(volume, chosen)  # voxel 0 is the first restored slice
         in_plane = [a for a in range(3) if a != axis]
-        affine = np.eye(4) if volume.affine is None else np.asarray(volume.affine, dtype=np.float64)
-        shift = np.eye(4)
-        shift[axis, 3] = chosen.start
-        affine = affine @ shift  # the first restored slice is voxel 0 of the output
         scale = self.resolver.scale if result["simulate"] == "none" else 1  # a simulated reference keeps its grid
         if scale > 1:
             affine = upsampled_affine(affine, scale, in_plane)
