@@ -88,7 +88,9 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
         dimension: 3 for volumes (the MRI bundles), 2 for photos.
 
     The user-facing options (``config()``, editable in 3D Slicer's MONAI Label module and passed back in the
-    request) are the sampler's steps, the number of posterior samples, the seed and, for the MRI bundles (whole
+    request) are the sampler's steps, the number of posterior samples, the seed, ``uncertainty`` (return the
+    samples' pixel-wise standard deviation instead of their mean; needs ``num_samples`` >= 2; the same seed gives the
+    matching mean in a second request), and, for the MRI bundles (whole
     volumes), the slice range (``"start:stop"``, empty for all) and, for reconstruction, the slices per batch.
 
     Served by MONAI Label (no ``output_dir`` in the request), the result is moved to a temporary file of its own,
@@ -111,7 +113,7 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
         default_key, default_overrides = BUNDLE_OUTPUTS.get(name, ("reconstruction", {}))
         self.output_key = output_key or default_key
         self.overrides = {**default_overrides, **(overrides or {})}
-        config: dict[str, Any] = {"num_inference_steps": 3, "num_samples": 1, "seed": 0}
+        config: dict[str, Any] = {"num_inference_steps": 3, "num_samples": 1, "seed": 0, "uncertainty": False}
         if self.overrides.get("whole_volume"):
             config["slices"] = ""
             if name in BATCHED:
@@ -156,6 +158,12 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
         options = {k: _as_type_of(self._config[k], request[k], k) for k in self._config if request.get(k) is not None}
         if not options.get("slices", True):
             options.pop("slices")  # empty: the whole volume
+        uncertainty = options.pop("uncertainty", False)
+        if uncertainty and options.get("num_samples", self._config["num_samples"]) < 2:
+            raise D3GMInputError(
+                "uncertainty returns the posterior standard deviation of several samples; set num_samples to 2 or "
+                "more (e.g. 8), or turn uncertainty off."
+            )
         served = not request.get("output_dir")
         output_dir = Path(tempfile.mkdtemp(prefix="d3gm_monailabel_") if served else request["output_dir"])
         device = request.get("device")
@@ -177,9 +185,10 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
             summary = parser.get_parsed_content("runner")()
             ((name, record),) = summary["cases"].items()
             files = record["files"]
-            if self.output_key not in files:
-                raise KeyError(f"the {self.bundle.name} runner wrote {sorted(files)}, not {self.output_key!r}.")
-            result = Path(files[self.output_key])
+            key = "std" if uncertainty else self.output_key
+            if key not in files:
+                raise KeyError(f"the {self.bundle.name} runner wrote {sorted(files)}, not {key!r}.")
+            result = Path(files[key])
             if served:  # the server streams this file back and deletes it; nothing else of the run stays behind
                 handle, kept = tempfile.mkstemp(prefix="d3gm_result_", suffix="".join(result.suffixes))
                 os.close(handle)
@@ -204,7 +213,16 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
 
 def _as_type_of(default: Any, value: Any, name: str) -> Any:
     """``value`` (a user option from the client, possibly a string) as the type of its ``default``."""
-    if isinstance(default, bool) or not isinstance(default, (int, float)):
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off", ""):
+            return False
+        raise D3GMInputError(f"option {name} must be true or false, got {value!r}.")
+    if not isinstance(default, (int, float)):
         return value
     try:
         number = float(value)

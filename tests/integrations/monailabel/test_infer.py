@@ -28,7 +28,7 @@ def test_task_describes_an_image_to_image_model():
     task = D3GMInferTask(RECON)
     info = task.info()
     assert info["type"] == "others" and info["labels"] == [] and info["dimension"] == 3
-    assert set(info["config"]) == {"num_inference_steps", "num_samples", "seed", "batch_size", "slices"}
+    assert set(info["config"]) == {"num_inference_steps", "num_samples", "seed", "uncertainty", "batch_size", "slices"}
     assert "not a label" in info["description"]
     assert task.is_valid()
     assert not D3GMInferTask(BUNDLES / "no_such_bundle").is_valid()
@@ -86,6 +86,22 @@ def test_refused_inputs_reach_the_client_as_a_readable_422(tmp_path, monkeypatch
     with pytest.raises(HTTPException, match="option num_inference_steps must be a int"):
         D3GMInferTask(RECON)({"image": str(path), "num_inference_steps": "many"})
     assert not any((tmp_path / "server_tmp").iterdir())  # refused requests leave nothing behind either
+
+
+def test_uncertainty_returns_the_standard_deviation_of_the_samples(tmp_path):
+    path, affine = _volume(tmp_path)
+    options = {"image": str(path), "num_inference_steps": 2, "num_samples": 3, "device": "cpu"}
+    mean_file, _ = D3GMInferTask(RECON)({**options, "output_dir": str(tmp_path / "a")})
+    std_file, summary = D3GMInferTask(RECON)({**options, "uncertainty": "true", "output_dir": str(tmp_path / "b")})
+    assert Path(std_file).name == "std.nii.gz" and "std" in summary["outputs"]
+    std, mean = nib.load(std_file), nib.load(mean_file)
+    np.testing.assert_allclose(std.affine, affine, atol=1e-5)
+    assert std.shape == mean.shape and std.get_fdata().min() >= 0 and std.get_fdata().max() > 0
+    assert not np.allclose(std.get_fdata(), mean.get_fdata())
+    with pytest.raises(ValueError, match="num_samples to 2 or more"):
+        D3GMInferTask(RECON)({"image": str(path), "uncertainty": True})
+    with pytest.raises(ValueError, match="true or false"):
+        D3GMInferTask(RECON)({"image": str(path), "uncertainty": "maybe"})
 
 
 def test_task_rejects_missing_images_and_bundles(tmp_path):
