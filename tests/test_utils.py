@@ -58,3 +58,15 @@ def test_documented_errors_end_the_process_with_their_message(capsys, monkeypatc
     other = KeyError("x")
     sys.excepthook(KeyError, other, None)  # anything else goes to the previous hook
     assert seen == [(KeyError, other, None)]
+
+
+def test_a_broken_metrics_install_fails_before_any_sampling(tmp_path, monkeypatch):
+    import sys
+
+    from monai_d3gm.apps.runner import run_cases
+
+    restored = []
+    monkeypatch.setitem(sys.modules, "torchmetrics.functional.image", None)  # import fails, as with a bad torchvision
+    with pytest.raises(RuntimeError, match="torchvision that does not match"):
+        run_cases([("case", 1)], restored.append, lambda *a: {}, tmp_path / "out")
+    assert restored == [] and not (tmp_path / "out").exists()

@@ -16,7 +16,25 @@ import numpy as np
 
 from ..utils import atomic_path
 
-__all__ = ["average_metrics", "run_cases", "mean_metrics", "report_line", "write_json"]
+__all__ = ["average_metrics", "check_metrics_backend", "run_cases", "mean_metrics", "report_line", "write_json"]
+
+
+def check_metrics_backend() -> None:
+    """Import torchmetrics' image metrics now, before any sampling, so a broken install fails in a second, not after
+    all the sampling has run.
+
+    The usual cause is a torchvision build that does not match torch (a CUDA torchvision beside a CPU torch:
+    "operator torchvision::nms does not exist"), which torchmetrics imports when it is present.
+    """
+    try:
+        import torchmetrics.functional.image  # noqa: F401
+    except Exception as e:
+        first = (str(e).splitlines() or [""])[0]
+        raise RuntimeError(
+            f"torchmetrics' image metrics cannot be imported ({type(e).__name__}: {first}); "
+            "this usually means a torchvision that does not match the installed torch. Uninstall torchvision "
+            "(pip uninstall torchvision; monai-d3gm does not need it) or install the build that matches torch."
+        ) from e
 
 
 def write_json(path: str | os.PathLike, payload: dict) -> None:
@@ -72,6 +90,7 @@ def run_cases(
         output_dir: where ``metrics.json`` goes (created).
         summary_extra: more entries of the summary.
     """
+    check_metrics_backend()
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     records: dict[str, Any] = {}
