@@ -60,7 +60,7 @@ def documented_cause(error: BaseException | None) -> BaseException | None:
         if isinstance(error, DOCUMENTED_ERRORS):
             return error
         seen.add(id(error))
-        error = error.__cause__ or error.__context__
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
     return None
 
 

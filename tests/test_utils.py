@@ -70,3 +70,22 @@ def test_a_broken_metrics_install_fails_before_any_sampling(tmp_path, monkeypatc
     with pytest.raises(RuntimeError, match="torchvision that does not match"):
         run_cases([("case", 1)], restored.append, lambda *a: {}, tmp_path / "out")
     assert restored == [] and not (tmp_path / "out").exists()
+
+
+def test_a_bug_raised_while_handling_an_input_error_keeps_its_traceback():
+    from monai_d3gm.errors import D3GMInputError, documented_cause
+
+    try:
+        try:
+            raise D3GMInputError("not this format")
+        except D3GMInputError:
+            raise KeyError("a real bug") from None  # a fallback that fails: not the user's input
+    except KeyError as e:
+        assert documented_cause(e) is None
+    try:
+        try:
+            raise D3GMInputError("bad file")
+        except D3GMInputError:
+            raise KeyError("during handling")  # noqa: B904  (implicit context is followed)
+    except KeyError as e:
+        assert isinstance(documented_cause(e), D3GMInputError)

@@ -33,7 +33,7 @@ __all__ = [
     "slice_affine",
 ]
 
-_CASE_SUFFIXES = (".h5", ".hdf5", ".mrd", ".nii", ".nii.gz", ".npy")
+_CASE_SUFFIXES = (".h5", ".hdf5", ".mrd", ".nii", ".nii.gz", ".npy", ".mgz", ".mgh")
 
 
 def mni152_template_path() -> Path:
@@ -96,12 +96,14 @@ def find_mri_inputs(input_path: str | os.PathLike) -> list[Path]:
         name = child.name.lower()
         if child.name.startswith("."):
             continue
-        if child.is_dir() and any(child.glob("*.dcm")):
+        if child.is_dir() and any(c.is_file() and mri_format(c) == "dicom" for c in child.iterdir() if _maybe_dicom(c)):
             cases.append(child)
         elif name.endswith(_CASE_SUFFIXES):
             cases.append(child)
         elif name.endswith(".cfl"):
             cases.append(child.with_suffix(""))
+        elif name.endswith(".img") and child.with_suffix(".hdr").exists():
+            cases.append(child.with_suffix(".hdr"))  # an Analyze pair, read through its header
     if cases:
         return cases
     if any(f.is_file() and not f.name.startswith(".") for f in p.iterdir()):
@@ -111,9 +113,14 @@ def find_mri_inputs(input_path: str | os.PathLike) -> list[Path]:
     )
 
 
+def _maybe_dicom(path: Path) -> bool:
+    """A series folder's file that may be DICOM: a .dcm or a file without a suffix (scanner and PACS exports)."""
+    return not path.name.startswith(".") and (path.suffix.lower() == ".dcm" or not path.suffix)
+
+
 def case_name(path: Path) -> str:
     name = path.name
-    for suffix in (".nii.gz", ".nii", ".h5", ".hdf5", ".mrd", ".npy", ".cfl", ".hdr", ".dcm"):
+    for suffix in (".nii.gz", ".nii", ".mgz", ".mgh", ".h5", ".hdf5", ".mrd", ".npy", ".cfl", ".hdr", ".img", ".dcm"):
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return name

@@ -44,6 +44,17 @@ def magnitude_metrics(image: torch.Tensor, reference: torch.Tensor) -> dict[str,
     }
 
 
+def _check_not_all_zeros(data: torch.Tensor, case: dict[str, Any]) -> None:
+    """Refuse a slice that holds only zeros (a padding slice), naming it and the way around it."""
+    if not bool(data.any()):
+        index = case.get("slice_index")
+        raise MRIInputError(
+            f"{case.get('path', 'the case')}: {'slice ' + str(index) if index is not None else 'the input'} holds only "
+            "zeros (a padding slice?); choose a slice with data (slice_index), or reconstruct the whole volume "
+            "(whole_volume), which passes empty slices through as zeros."
+        )
+
+
 def phase_encoding_along_h(mask: torch.Tensor) -> bool:
     """Whether a sampling mask is 1-D with whole rows (it varies along H only): phase encoding along H.
 
@@ -151,17 +162,10 @@ class D3GMReconstructor:
         """k-space, mask, coil maps, μ (normalised) and the reference of a case, without sampling."""
         reference = None
         where = case.get("path", "the case")
-        data = case.get("kspace", case.get("image"))
-        if data is not None and not np.any(np.asarray(data)):
-            index = case.get("slice_index")
-            raise MRIInputError(
-                f"{where}: {'slice ' + str(index) if index is not None else 'the input'} holds only zeros (a padding "
-                "slice?); choose a slice with data (slice_index), or reconstruct the whole volume (whole_volume), "
-                "which passes empty slices through as zeros."
-            )
         if "kspace" in case:
             full = as_kspace(case["kspace"], name=f"{where}: kspace")
             _check_slice_size(full.shape[-2:], where)
+            _check_not_all_zeros(full, case)
             acquired = case.get("mask")
             sampled = float(sampling_mask_of(full).float().mean())
             if self.mask is not None and acquired is None and sampled < FULLY_SAMPLED:
@@ -184,6 +188,7 @@ class D3GMReconstructor:
                 raise MRIInputError("an image-domain input needs a mask to simulate the undersampling; set mask.")
             image = real_slice(case["image"], where)
             _check_slice_size(image.shape[-2:], where)
+            _check_not_all_zeros(image, case)
             full, _ = SimulateKspace(num_coils=1, phase="none")(image)
             kspace, mask = UndersampleKspace(self._fixed_mask)(full)
             reference = image

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from .errors import MRIInputError
 from .io import MRIVolume
 
-__all__ = ["NOISE_MODES", "VolumeReconstruction", "slab_geometry", "volume_slice_range"]
+__all__ = ["NOISE_MODES", "VolumeReconstruction", "slab_geometry", "slice_ranges", "volume_slice_range"]
 
 NOISE_MODES = ("independent", "shared")
 
@@ -148,8 +148,8 @@ class VolumeReconstruction:
             )
         if empty:
             warnings.warn(
-                f"{volume.path.name}: {len(empty)} slice(s) hold only zeros ({_ranges(empty)}); they are written as "
-                "zeros, not reconstructed, and have no metrics.",
+                f"{volume.path.name}: {len(empty)} slice(s) hold only zeros ({slice_ranges(empty)}); they are written "
+                "as zeros, not reconstructed, and have no metrics.",
                 stacklevel=2,
             )
         return {**arrays, "slices": indices, "empty": empty, "metrics": per_slice, "middle": middle}
@@ -187,7 +187,7 @@ def _holds_only_zeros(case: dict[str, Any]) -> bool:
     return data is not None and not np.any(np.asarray(data))
 
 
-def _ranges(indices: list[int]) -> str:
+def slice_ranges(indices: list[int]) -> str:
     """``[0, 1, 2, 7]`` → ``"0-2, 7"``."""
     runs: list[list[int]] = []
     for i in indices:

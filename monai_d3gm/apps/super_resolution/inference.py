@@ -21,7 +21,7 @@ from ...visualize import save_comparison
 from ..reconstruction.errors import MRIInputError
 from ..reconstruction.inference import case_name, demo_slice, find_mri_inputs, mni152_template_path, slice_affine
 from ..reconstruction.io import MRIVolume, load_mri_slice, mri_format, write_dicom_series, write_nifti
-from ..reconstruction.volume import slab_geometry, volume_slice_range
+from ..reconstruction.volume import slab_geometry, slice_ranges, volume_slice_range
 from ..runner import average_metrics, run_cases, write_json
 from .geometry import upsampled_affine, upsampled_series
 
@@ -201,10 +201,12 @@ class MRISuperResolutionRunner:
                 slice_case["simulate"] = case["simulate"]
             result = self.resolver(slice_case)
             simulate = result["simulate"]
-            for key in ("output", "sinc", "reference", "std"):
+            for key in ("output", "std"):  # what is written; the middle slice keeps the rest for the figure
                 if result.get(key) is not None:
                     image = result[key].numpy().astype(np.float32)
-                    arrays.setdefault(key, np.zeros((len(chosen), *image.shape), np.float32))[k] = image
+                    if key not in arrays:
+                        arrays[key] = np.zeros((len(chosen), *image.shape), np.float32)
+                    arrays[key][k] = image
             metrics.append(result.get("metrics", {}))
             if middle is None or abs(i - centre) < abs(middle[0] - centre):
                 middle = (i, result)
@@ -215,7 +217,9 @@ class MRISuperResolutionRunner:
             )
         if empty:
             warnings.warn(
-                f"{volume.path.name}: {len(empty)} slice(s) hold only zeros; they are written as zeros.", stacklevel=2
+                f"{volume.path.name}: {len(empty)} slice(s) hold only zeros ({slice_ranges(empty)}); they are written "
+                "as zeros.",
+                stacklevel=2,
             )
         return {**arrays, "metrics": metrics, "empty": empty, "middle": middle[1], "simulate": simulate}
 

@@ -138,7 +138,7 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
         except Exception as e:
             cause = documented_cause(e)
             if cause is not None and has_fastapi:  # the server answers 422 with the message, not a bare 500
-                raise _HTTPException(status_code=422, detail=" ".join(str(cause).split())) from e
+                raise _refused_request(" ".join(str(cause).split())) from e
             raise
 
     def _restore(self, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -209,6 +209,17 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
         if not served:
             summary_json["files"] = files
         return str(result), summary_json
+
+
+def _refused_request(message: str) -> Exception:
+    """FastAPI's ``HTTPException(422, message)`` that is also a :class:`D3GMInputError`, so Python callers can catch
+    it as before."""
+
+    class RefusedRequest(_HTTPException, D3GMInputError):  # type: ignore[misc, valid-type]
+        def __str__(self) -> str:
+            return message
+
+    return RefusedRequest(status_code=422, detail=message)
 
 
 def _as_type_of(default: Any, value: Any, name: str) -> Any:

@@ -101,3 +101,20 @@ def test_real_suffixless_dicom_and_freesurfer_volume():
     assert d["format"] == "dicom" and d["image"].shape == (1024, 1024)
     d = load_mri_slice(shared_data("brain-mr-volumes", "niivue-freesurfer-mgz", "norm.mgz"))
     assert d["format"] == "nifti" and d["image"].shape == (256, 256)
+
+
+def test_a_folder_of_cases_finds_the_new_formats(tmp_path):
+    import nibabel as nib
+
+    from monai_d3gm.apps.reconstruction.inference import case_name, find_mri_inputs
+    from tests.apps.reconstruction.io.test_dicom import make_dicom_series
+
+    vol = np.ones((6, 7, 3), np.float32)
+    nib.save(nib.MGHImage(vol, np.eye(4)), tmp_path / "a.mgz")
+    nib.save(nib.AnalyzeImage(vol, np.eye(4)), tmp_path / "b.hdr")
+    series = make_dicom_series(tmp_path / "export", n=2)
+    for k, f in enumerate(series["files"]):
+        Path(f).rename(tmp_path / "export" / f"IM{k:04d}")  # a series of suffix-less files
+    found = find_mri_inputs(tmp_path)
+    assert sorted(p.name for p in found) == ["a.mgz", "b.hdr", "export"]
+    assert sorted(case_name(p) for p in found) == ["a", "b", "export"]
