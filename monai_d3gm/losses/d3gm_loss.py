@@ -1,6 +1,6 @@
 # Copyright (c) monai-d3gm contributors
 # Licensed under the Apache License, Version 2.0
-"""Training losses of the SDE family (METHOD.md §3)."""
+"""Training losses of the SDE family (docs/method.md §3)."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ def test_mse_is_epsilon_mse_and_score_is_eq8_weighting():
     weighted = D3GMLoss(sched, "score", reduction="none")(eps_hat, target)
     v = sched.variances[target["timesteps"]].reshape(-1, 1, 1, 1)
     torch.testing.assert_close(weighted, mse / (sched.tau**2 * v))
-    # the paper's literal weighting explodes at small t (METHOD.md §3)
+    # the paper's literal weighting explodes at small t (docs/method.md §3)
     assert float(weighted[0].mean() / weighted[-1].mean()) > 1e3 * float(mse[0].mean() / mse[-1].mean())
 
 

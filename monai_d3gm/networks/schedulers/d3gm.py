@@ -1,6 +1,6 @@
 # Copyright (c) monai-d3gm contributors
 # Licensed under the Apache License, Version 2.0
-"""The D³GM mean-reverting SDE as a MONAI scheduler (METHOD.md §1–2).
+"""The D³GM mean-reverting SDE as a MONAI scheduler (docs/method.md §1–2).
 
 Forward SDE (time index i = 0..T, i = 0 is the clean image, μ is the degraded image):
 
@@ -47,7 +47,7 @@ class D3GMPredictionType(StrEnum):
 def mean_reverting_tables(
     num_train_timesteps: int, schedule: str = "cosine", eps: float = 0.005, **schedule_args
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """θ_i, θ̄_i and dt of METHOD.md §2, in float64.
+    """θ_i, θ̄_i and dt of docs/method.md §2, in float64.
 
     S_i = Σ_{j≤i} θ_j − θ_0, dt = −ln(eps) / S_T, θ̄_i = S_i dt, so that e^{−θ̄_T} = eps exactly.
 
@@ -96,7 +96,7 @@ class D3GMScheduler(Scheduler):
         prediction_type: what the network predicts, a member of ``D3GMPredictionType``.
         sampler: default reverse sampler, a member of ``D3GMSampler``.
         clip_sample: clamp the predicted clean image x̂0 to ``[clip_sample_min, clip_sample_max]``; e^{θ̄_T} = 1/eps
-            amplifies the network's error when recovering x̂0 from ε̂ at large i (METHOD.md §7).
+            amplifies the network's error when recovering x̂0 from ε̂ at large i (docs/method.md §7).
         clip_sample_min: lower clamp of x̂0.
         clip_sample_max: upper clamp of x̂0.
         schedule_args: extra arguments of the θ schedule function.
@@ -305,7 +305,7 @@ class D3GMScheduler(Scheduler):
 
         With Δ = θ̄_i − θ̄_j and q = v_i − e^{−2Δ} v_j (the variance added between j and i):
         a = e^{−Δ} v_j / v_i, b = e^{−θ̄_j} q / v_i, std² = v_j q / v_i (clamped ≥ 1e−20·dt). For j = i − 1 in the tied
-        case these are METHOD.md §2's a_i, b_i and std.
+        case these are docs/method.md §2's a_i, b_i and std.
         """
         i, j = _as_index(timesteps), _as_index(prev_timesteps)
         i = i.cpu() if isinstance(i, torch.Tensor) else i
@@ -414,7 +414,7 @@ class D3GMScheduler(Scheduler):
           x_j = x_i − (μ − x_i) Δθ̄ + ΔG · score + sqrt(ΔG) z.
         * ``"ode"``: the probability-flow ODE dx = [θ(μ − x) − ½τ²σ² ∇log p_t(x)] dt solved exactly for a fixed
           prediction (exponential integrator, DDIM-like): x_j = μ + e^{−θ̄_j}(x̂0 − μ) + sqrt(v_j) ε̂.
-        * ``"posterior"``: x_j = μ + a (x_i − μ) + b (x̂0 − μ) + std · z (METHOD.md §2).
+        * ``"posterior"``: x_j = μ + a (x_i − μ) + b (x̂0 − μ) + std · z (docs/method.md §2).
 
         The score and ε̂ are derived from the (clamped) x̂0, so all three samplers honour ``clip_sample``.
 
@@ -475,7 +475,7 @@ def euler_maruyama_forward(
     """Simulate the forward SDE dx = θ(μ − x)dt + τσ dW from x0 up to step ``num_steps`` by Euler–Maruyama.
 
     θ and σ are constant over each step (duration ``dt``), which is split into ``substeps`` sub-intervals. Used to check
-    the closed-form marginal (METHOD.md §6, check 5).
+    the closed-form marginal (docs/method.md §6, check 5).
     """
     x = original_samples.clone()
     sigmas_sq = scheduler._diffusion_sq()

@@ -1,6 +1,6 @@
 # Copyright (c) monai-d3gm contributors
 # Licensed under the Apache License, Version 2.0
-"""θ-schedules of mean-reverting SDEs (METHOD.md §2), registered by name like MONAI's ``NoiseSchedules``."""
+"""θ-schedules of mean-reverting SDEs (docs/method.md §2), registered by name like MONAI's ``NoiseSchedules``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ ThetaSchedules = ComponentStore("ThetaSchedules", "Functions returning the mean-
 
 @ThetaSchedules.add_def("cosine", "IR-SDE's cosine schedule: θ_i = 1 - ᾱ(i + 1) with ᾱ the improved-DDPM cosine")
 def cosine_thetas(num_train_timesteps: int, s: float = 0.008) -> torch.Tensor:
-    """IR-SDE's cosine θ schedule (METHOD.md §2), the one the D³GM paper's "cosine schedule" refers to.
+    """IR-SDE's cosine θ schedule (docs/method.md §2), the one the D³GM paper's "cosine schedule" refers to.
 
     With N = T + 2, ᾱ(k) = cos²(((k/N) + s)/(1 + s) · π/2) / cos²(s/(1 + s) · π/2) for k = 0..N, the rates are
     θ_i = 1 − ᾱ(i + 1) for i = 0..T. Note that this is 1 − ᾱ (the cumulative product), not DDPM's per-step β.

@@ -1,6 +1,6 @@
 # Copyright (c) monai-d3gm contributors
 # Licensed under the Apache License, Version 2.0
-"""METHOD.md §6 sanity checks 1–5 and the argument checks of the D³GM scheduler."""
+"""docs/method.md §6 sanity checks 1–5 and the argument checks of the D³GM scheduler."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def test_is_a_monai_scheduler():
 
 
 def test_reference_numbers():
-    """METHOD.md §2: S_T = 50.899, dt = 0.104094, marginal std at T 0.039215 (τ = 1) and 0.078430 (τ = 2)."""
+    """docs/method.md §2: S_T = 50.899, dt = 0.104094, marginal std at T 0.039215 (τ = 1) and 0.078430 (τ = 2)."""
     thetas, thetas_bar, dt = mean_reverting_tables(100, "cosine", 0.005)
     assert thetas.dtype == torch.float64 and thetas.shape == (101,)
     s_t = float(torch.sum(thetas) - thetas[0])
