@@ -136,8 +136,7 @@ def chain_state(
         if training:
             module.train()
     a, b, std = scheduler.posterior_coefficients(s, t, start)
-    state = state.clone()
-    state[rows] = m + a * (start - m) + b * (x0_hat - m) + std * noise[rows]
+    state[rows] = m + a * (start - m) + b * (x0_hat - m) + std * noise[rows]  # add_noise made a new tensor
     return state
 
 
