@@ -210,6 +210,9 @@ class SoftDataConsistency(KspaceDataConsistency):
         weight: w in [0, 1].
         scheduler: the sampler's SDE (noise-aware replacement at t > 0); None replaces with the bare measurement.
         generator: random generator of the replacement noise.
+        phase: optional unit-modulus phase map P, complex (H, W) or (B, H, W), of a single-coil acquisition whose
+            image is ``P x`` (:class:`~.transforms.EstimateCoilMaps` for one coil): the sample x is the image with
+            that phase removed, and the replacement acts on F(P x). Since |P| = 1 this is as exact as without it.
     """
 
     def __init__(
@@ -219,8 +222,10 @@ class SoftDataConsistency(KspaceDataConsistency):
         weight: float = 0.9,
         scheduler: D3GMScheduler | None = None,
         generator: NoiseSource = None,
+        phase: torch.Tensor | np.ndarray | None = None,
     ) -> None:
         super().__init__(kspace, mask, scheduler, generator, multicoil=False)
+        self.phase = None if phase is None else self._unit_phase(phase)
         weight = finite_number(weight, f"{type(self).__name__}: weight", MRIInputError)
         if not 0.0 <= weight <= 1.0:
             raise MRIInputError(
@@ -239,12 +244,34 @@ class SoftDataConsistency(KspaceDataConsistency):
         if self.weight == 0.0:
             return sample
         self._to(sample.device)
-        k = fft2c(channels_to_complex(x))
+        image = channels_to_complex(x)
+        phase = None if self.phase is None else self.phase.to(device=image.device, dtype=image.dtype)
+        k = fft2c(image if phase is None else image * phase)
         std = self.noise_std(timestep, k)
         w = self.weight
         target = self.noisy_measurement(k, std, scale=float(np.sqrt((2.0 - w) / w)))
         k = torch.where(self.mask, (1.0 - w) * k + w * target if w < 1.0 else target, k)
-        return complex_to_channels(ifft2c(k)).to(sample.dtype)
+        image = ifft2c(k)
+        return complex_to_channels(image if phase is None else image * phase.conj()).to(sample.dtype)
+
+    def _unit_phase(self, phase: torch.Tensor | np.ndarray) -> torch.Tensor:
+        name = type(self).__name__
+        p = tensor_input(phase, f"{name}: phase")
+        p4 = p.reshape(-1, 1, *p.shape[-2:]) if p.ndim in (2, 3) else p
+        if not p.is_complex() or p.ndim not in (2, 3) or p4.shape[-2:] != self.kspace.shape[-2:]:
+            raise MRIInputError(
+                f"{name}: phase must be a complex (H, W) or (B, H, W) map on the k-space's grid "
+                f"{tuple(self.kspace.shape[-2:])}, got {p.dtype} {tuple(p.shape)}; estimate it with "
+                "EstimateCoilMaps()(kspace)[0]."
+            )
+        if p4.shape[0] not in (1, self.kspace.shape[0]):
+            raise MRIInputError(f"{name}: phase batch {p4.shape[0]} must be 1 or the k-space's {self.kspace.shape[0]}.")
+        if not bool(torch.isfinite(p4).all()) or not torch.allclose(p4.abs(), torch.ones(()), atol=1e-3):
+            raise MRIInputError(
+                f"{name}: phase must have modulus 1 everywhere (a phase map, not coil sensitivities); for "
+                "sensitivities use SenseDataConsistency."
+            )
+        return p4.to(torch.complex64)
 
 
 class HardDataConsistency(SoftDataConsistency):
@@ -258,6 +285,7 @@ class HardDataConsistency(SoftDataConsistency):
         mask: 0/1 mask, (H, W), (B, H, W) or (B, 1, H, W).
         scheduler: the sampler's SDE (noise-aware replacement at t > 0); None replaces with the bare measurement.
         generator: random generator of the replacement noise.
+        phase: optional unit-modulus phase map of the acquisition (:class:`SoftDataConsistency`).
     """
 
     def __init__(
@@ -266,8 +294,9 @@ class HardDataConsistency(SoftDataConsistency):
         mask: torch.Tensor | np.ndarray,
         scheduler: D3GMScheduler | None = None,
         generator: NoiseSource = None,
+        phase: torch.Tensor | np.ndarray | None = None,
     ) -> None:
-        super().__init__(kspace, mask, weight=1.0, scheduler=scheduler, generator=generator)
+        super().__init__(kspace, mask, weight=1.0, scheduler=scheduler, generator=generator, phase=phase)
 
 
 class SenseDataConsistency(KspaceDataConsistency):

@@ -17,7 +17,15 @@ from .data_consistency import HardDataConsistency, SenseDataConsistency, SoftDat
 from .errors import MRIInputError
 from .fft import channels_to_complex, complex_to_channels, ifft2c
 from .sense import root_sum_of_squares, sampling_mask_of
-from .transforms import EstimateCoilMaps, NormalizeByMax, SenseAdjoint, SimulateKspace, UndersampleKspace, as_kspace
+from .transforms import (
+    AbsorbBackgroundPhase,
+    EstimateCoilMaps,
+    NormalizeByMax,
+    SenseAdjoint,
+    SimulateKspace,
+    UndersampleKspace,
+    as_kspace,
+)
 
 __all__ = ["D3GMReconstructor", "magnitude_metrics", "real_slice", "phase_encoding_along_h"]
 
@@ -103,7 +111,9 @@ class D3GMReconstructor:
     * undersampled k-space (``mask=None``) is reconstructed from its acquired samples (no reference unless the file
       holds one of the same size).
 
-    Multi-coil cases may carry their own coil maps ("maps", (C, H, W)); otherwise ESPIRiT estimates them.
+    Multi-coil cases may carry their own coil maps ("maps", (C, H, W)); otherwise ESPIRiT estimates them. Single-coil
+    k-space gets the phase map of its calibration region as its "coil" (:class:`.transforms.EstimateCoilMaps`), so
+    that the network sees the nearly real image it learned whatever the acquisition's global and background phase.
 
     Args:
         network: the score network (2 image channels: real, imaginary).
@@ -194,9 +204,9 @@ class D3GMReconstructor:
             reference = image
         else:
             raise MRIInputError(f"the case has neither 'kspace' nor 'image' (keys: {sorted(case)}).")
-        maps = None
-        if kspace.shape[0] > 1:
-            maps = self.coil_maps(kspace) if case.get("maps") is None else torch.as_tensor(np.asarray(case["maps"]))
+        # coil maps, or one coil's phase map, carrying the background phase (as AbsorbBackgroundPhased in training)
+        given = case.get("maps")
+        maps = self.coil_maps(kspace) if given is None else AbsorbBackgroundPhase()(kspace, np.asarray(given))
         # the network learned aliasing along W (phase encoding along W): data encoded along H is reconstructed
         # transposed, and transposed back in the result
         transposed = phase_encoding_along_h(mask)
@@ -223,8 +233,8 @@ class D3GMReconstructor:
         kspace = torch.stack([p["kspace"] for p in batch]).to(self.device)
         mask = torch.stack([torch.as_tensor(p["mask"]) for p in batch]).to(self.device)
         sched = self.inferer.scheduler
-        if batch[0]["maps"] is not None:
-            maps = torch.stack([p["maps"] for p in batch]).to(self.device)
+        maps = None if batch[0]["maps"] is None else torch.stack([p["maps"] for p in batch]).to(self.device)
+        if maps is not None and maps.shape[1] > 1:
             return SenseDataConsistency(
                 kspace,
                 mask,
@@ -234,9 +244,10 @@ class D3GMReconstructor:
                 scheduler=sched,
                 generator=noise,
             )
+        phase = None if maps is None else maps[:, 0]  # one coil: its phase map
         if self.data_consistency == "soft":
-            return SoftDataConsistency(kspace, mask, scheduler=sched, generator=noise)
-        return HardDataConsistency(kspace, mask, scheduler=sched, generator=noise)
+            return SoftDataConsistency(kspace, mask, scheduler=sched, generator=noise, phase=phase)
+        return HardDataConsistency(kspace, mask, scheduler=sched, generator=noise, phase=phase)
 
     @torch.no_grad()
     def __call__(self, case: dict[str, Any]) -> dict[str, Any]:
@@ -295,10 +306,15 @@ class D3GMReconstructor:
 
     def _result(self, prepared: dict[str, Any], stack: torch.Tensor) -> dict[str, Any]:
         stack = stack * prepared["scale"]
-        if prepared["maps"] is not None:
+        maps = prepared["maps"]
+        if maps is not None and maps.shape[0] == 1:
+            # one coil: the phase map goes back on, so the result is the image of the acquisition (F of it agrees
+            # with the measured k-space)
+            stack = stack * maps[0].to(stack.device)
+        elif maps is not None:
             # pixels outside the coil maps' support (ESPIRiT's crop) do not enter the SENSE model: no measurement
             # constrains them, so, as in SENSE, they are zero rather than whatever the network left there
-            stack = stack * (prepared["maps"].abs().sum(0) > 0).to(stack.device)
+            stack = stack * (maps.abs().sum(0) > 0).to(stack.device)
         mu, mask = prepared["mu"], prepared["mask"]
         if prepared.get("transposed"):
             stack, mu, mask = stack.transpose(-2, -1), mu.transpose(-2, -1), mask.transpose(-2, -1)

@@ -116,7 +116,9 @@ def absorb_background_phase(
     to the first coil's phase, which wraps several times across the field of view, while the networks are trained on
     images with a smooth phase of at most π. Taking φ as the phase of the SENSE image of the Hann-windowed fully
     sampled centre square (a low-resolution image) and returning ``S e^{iφ}`` moves that phase out of the image; data
-    consistency with the returned maps is exactly as valid as with ``S``.
+    consistency with the returned maps is exactly as valid as with ``S``. Where the low-resolution image is below
+    about 1e-3 of its peak (no signal) φ goes to the image's mean phase. With one coil and ``S = 1`` the result is
+    the image's phase map.
 
     Args:
         kspace: centred multi-coil k-space (C, H, W), zero where not sampled.
@@ -133,8 +135,10 @@ def absorb_background_phase(
     if square < 3:
         return s
     low = (s.conj() * lowres_coil_images(k, (square, square))).sum(0)
-    phase = torch.where(low.abs() > 0, torch.sgn(low), torch.ones_like(low))
-    return s * phase[None]
+    # where there is no signal the phase is round-off or noise: a floor of 1e-3 of the peak along the image's mean
+    # phase sets it to that mean there, whatever the data's scale and global phase, and leaves the object's phase
+    phase = torch.sgn(low + 1e-3 * low.abs().max() * torch.sgn(low.sum()))
+    return s * torch.where(phase.abs() > 0, phase, torch.ones_like(phase))[None]
 
 
 def lowres_maps(kspace: torch.Tensor, calib_shape: Sequence[int], threshold: float = 0.05) -> torch.Tensor:

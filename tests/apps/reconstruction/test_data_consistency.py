@@ -255,3 +255,34 @@ def test_cuda(single):
     assert out.device.type == "cuda"
     k4, m4, maps, start = _multicoil()
     assert SenseDataConsistency(k4, m4, maps, scheduler=sched)(start.cuda(), 5).device.type == "cuda"
+
+
+@pytest.mark.parametrize("weight", [1.0, 0.6])
+def test_phase_map_replaces_in_the_acquisition_frame(weight):
+    """With a unit-modulus phase map P the sample is the image with P removed: the rule acts on F(P x), so it equals
+    P^H applied to the rule without P on the image P x, and at t = 0 with w = 1 the k-space of P x is the data."""
+    mask = CartesianMask("random", 4, 0.16)((16, 12), seed=0)
+    kspace = _randc(2, 16, 12, seed=1) * mask
+    phase = torch.sgn(_randc(2, 16, 12, seed=2))
+    x = _randc(2, 16, 12, seed=3)
+    with_phase = SoftDataConsistency(kspace, mask, weight=weight, phase=phase)
+    without = SoftDataConsistency(kspace, mask, weight=weight)
+    out = channels_to_complex(with_phase(complex_to_channels(x[:, None]), 0))[:, 0]
+    expected = phase.conj() * channels_to_complex(without(complex_to_channels((phase * x)[:, None]), 0))[:, 0]
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    if weight == 1.0:
+        k = fft2c(phase * out)
+        torch.testing.assert_close(k[:, mask.bool()], kspace[:, mask.bool()], atol=1e-5, rtol=1e-5)
+    hard = HardDataConsistency(kspace, mask, phase=phase[0])  # one map shared by the batch
+    assert hard(complex_to_channels(x[:, None]), 0).shape == (2, 2, 16, 12)
+
+
+def test_phase_map_is_checked():
+    mask = torch.ones(8, 8)
+    kspace = _randc(1, 8, 8)
+    with pytest.raises(MRIInputError, match="modulus 1"):
+        HardDataConsistency(kspace, mask, phase=2 * torch.sgn(_randc(8, 8)))
+    with pytest.raises(MRIInputError, match="grid"):
+        HardDataConsistency(kspace, mask, phase=torch.sgn(_randc(8, 6)))
+    with pytest.raises(MRIInputError, match="complex"):
+        HardDataConsistency(kspace, mask, phase=torch.ones(8, 8))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from .array import (
+    AbsorbBackgroundPhase,
     AddKspaceNoise,
     ChannelsToComplex,
     ComplexToChannels,
@@ -16,6 +17,7 @@ from .array import (
     simulated_coil_maps,
 )
 from .dictionary import (
+    AbsorbBackgroundPhased,
     AddKspaceNoised,
     ChannelsToComplexd,
     ComplexToChannelsd,

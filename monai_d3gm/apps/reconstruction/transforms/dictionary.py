@@ -30,6 +30,7 @@ from ..errors import MRIInputError
 from ..fft import tensor_input
 from ..io import load_mri_slice
 from .array import (
+    AbsorbBackgroundPhase,
     AddKspaceNoise,
     ChannelsToComplex,
     ComplexToChannels,
@@ -49,6 +50,7 @@ __all__ = [
     "AddKspaceNoised",
     "UndersampleKspaced",
     "EstimateCoilMapsd",
+    "AbsorbBackgroundPhased",
     "SenseAdjointd",
     "NormalizeByMaxd",
     "ComplexToChannelsd",
@@ -257,6 +259,22 @@ class EstimateCoilMapsd(MapTransform):
         d = checked_copy(self, data)
         for key in self.key_iterator(d):
             d[self.maps_key] = self.estimate(d[key])
+        return d
+
+
+class AbsorbBackgroundPhased(MapTransform):
+    """Dictionary :class:`AbsorbBackgroundPhase`: ``data[maps_key]`` (None or absent for one coil) ← maps with the
+    background phase of ``data[key]`` (the undersampled k-space) absorbed."""
+
+    def __init__(self, keys: KeysCollection = "kspace", maps_key: str = "maps", allow_missing_keys: bool = False):
+        init_keys(self, keys, allow_missing_keys)
+        self.maps_key = maps_key
+        self.absorb = AbsorbBackgroundPhase()
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        d = checked_copy(self, data)
+        for key in self.key_iterator(d):
+            d[self.maps_key] = self.absorb(d[key], d.get(self.maps_key))
         return d
 
 
