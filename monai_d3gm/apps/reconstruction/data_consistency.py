@@ -257,6 +257,7 @@ class SoftDataConsistency(KspaceDataConsistency):
     def _unit_phase(self, phase: torch.Tensor | np.ndarray) -> torch.Tensor:
         name = type(self).__name__
         p = tensor_input(phase, f"{name}: phase")
+        p = p.to(torch.complex64) if p.is_complex() else p
         p4 = p.reshape(-1, 1, *p.shape[-2:]) if p.ndim in (2, 3) else p
         if not p.is_complex() or p.ndim not in (2, 3) or p4.shape[-2:] != self.kspace.shape[-2:]:
             raise MRIInputError(

@@ -132,8 +132,10 @@ def absorb_background_phase(
     s = torch.as_tensor(maps).to(k.dtype)
     pattern = sampling_mask_of(k) if mask is None else torch.as_tensor(mask).ne(0)
     square, _ = calibration_region(pattern.reshape(k.shape[-2:]))
-    if square < 3:
-        return s
+    if square < 3:  # no low-resolution image: the image's magnitude-weighted mean phase only
+        image = (s.conj() * ifft2c(k)).sum(0)
+        mean = (image * image.abs()).sum()
+        return s * (torch.sgn(mean) if bool(mean.abs() > 0) else 1.0)
     low = (s.conj() * lowres_coil_images(k, (square, square))).sum(0)
     # where there is no signal the phase is round-off or noise: a floor of 1e-3 of the peak along the image's mean
     # phase sets it to that mean there, whatever the data's scale and global phase, and leaves the object's phase

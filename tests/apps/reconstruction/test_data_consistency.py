@@ -275,6 +275,8 @@ def test_phase_map_replaces_in_the_acquisition_frame(weight):
         torch.testing.assert_close(k[:, mask.bool()], kspace[:, mask.bool()], atol=1e-5, rtol=1e-5)
     hard = HardDataConsistency(kspace, mask, phase=phase[0])  # one map shared by the batch
     assert hard(complex_to_channels(x[:, None]), 0).shape == (2, 2, 16, 12)
+    double = HardDataConsistency(kspace, mask, phase=phase[0].to(torch.complex128))  # e.g. from np.exp(1j * ...)
+    torch.testing.assert_close(double(complex_to_channels(x[:, None]), 0), hard(complex_to_channels(x[:, None]), 0))
 
 
 def test_phase_map_is_checked():

@@ -310,10 +310,11 @@ class AbsorbBackgroundPhase(Transform):
     The step :class:`EstimateCoilMaps` ends with, for maps known otherwise (the true maps of a simulation, maps a
     user passes): training and inference both call it on the undersampled k-space, so one code path builds μ. With
     ``maps=None`` (single coil) it returns the unit-modulus phase map of the low-resolution image
-    (:func:`~monai_d3gm.apps.reconstruction.sense.absorb_background_phase`).
+    (:func:`~monai_d3gm.apps.reconstruction.sense.absorb_background_phase`); a single coil's given map counts by its
+    phase only (one coil's sensitivity magnitude is not identifiable and the networks learned unit-gain images).
 
     Returns:
-        complex maps (C, H, W) with the magnitudes of ``maps`` (ones for None).
+        complex maps (C, H, W) with the magnitudes of ``maps`` (modulus 1 for one coil).
     """
 
     def __call__(self, kspace, maps=None) -> torch.Tensor:
@@ -321,11 +322,13 @@ class AbsorbBackgroundPhase(Transform):
         s = torch.ones_like(k) if maps is None else tensor_input(maps, "maps").to(torch.complex64)
         if s.shape != k.shape:
             raise MRIInputError(f"coil maps {tuple(s.shape)} must match the k-space's shape {tuple(k.shape)}.")
+        if s.shape[0] == 1:
+            s = torch.where(s.abs() > 0, torch.sgn(s), torch.ones_like(s))
         return absorb_background_phase(k, s)
 
 
 class SenseAdjoint(Transform):
-    """The SENSE-adjoint image Σ_c conj(S_c) F⁻¹ y_c (the zero-filled image for one coil): D³GM's μ.
+    """The SENSE-adjoint image Σ_c conj(S_c) F⁻¹ y_c (for one coil without maps, the zero-filled image): D³GM's μ.
 
     Returns:
         complex (H, W).

@@ -188,3 +188,21 @@ def test_absorb_background_phase_gives_one_coil_its_phase_map():
     torch.testing.assert_close(d["maps"], phase)
     with pytest.raises(MRIInputError, match="must match"):
         AbsorbBackgroundPhase()(multi, maps[:2])
+
+
+def test_absorb_background_phase_without_calibration_region_and_with_a_given_single_coil_map():
+    """No fully sampled centre: one coil's map is the image's mean phase, so a global phase still cancels; a given
+    single-coil map counts by its phase only."""
+    from monai_d3gm.apps.reconstruction.transforms import AbsorbBackgroundPhase, SenseAdjoint
+
+    full, _ = SimulateKspace(num_coils=1, phase="smooth").set_random_state(1)(phantom(48, 40))
+    mask = torch.zeros(48, 40)
+    mask[:, 1::3] = 1  # every third line, no centre block
+    kspace = full * mask
+    mu = SenseAdjoint()(kspace, AbsorbBackgroundPhase()(kspace))
+    turned = (kspace * np.exp(-2.2j)).to(torch.complex64)
+    torch.testing.assert_close(SenseAdjoint()(turned, AbsorbBackgroundPhase()(turned)), mu, atol=1e-5, rtol=1e-5)
+    gain = torch.full((1, 48, 40), 3.0, dtype=torch.complex64) * np.exp(0.7j)
+    torch.testing.assert_close(
+        AbsorbBackgroundPhase()(kspace, gain), AbsorbBackgroundPhase()(kspace), atol=1e-5, rtol=0
+    )
