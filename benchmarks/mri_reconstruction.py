@@ -234,7 +234,13 @@ def main() -> None:
     methods["D³GM + DC, posterior 3 steps (bundle default)"] = (diffusion("D³GM", "hard", 3, "posterior"), True)
 
     if args.methods:
-        words = [w.strip() for w in args.methods.split(",")]
+        words: list[str] = []  # comma-separated, but names hold commas too ("D³GM + DC, ODE 1 step"): rejoin those
+        for word in args.methods.split(","):
+            if words and any(f"{words[-1]},{word}" in name for name in methods):
+                words[-1] = f"{words[-1]},{word}"
+            else:
+                words.append(word)
+        words = [w.strip() for w in words]
         methods = {n: m for n, m in methods.items() if n == "zero-filled" or any(w in n for w in words)}
     estimate_maps = EstimateCoilMaps()
     results: dict[str, dict[str, list]] = {m: {} for m in methods}
