@@ -1,0 +1,123 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""Validation quality per CPU budget: networks trained side by side for the same wall-clock time.
+
+Throughput alone (``mri_train_options.py``) does not say which network restores better after a given number of
+CPU-minutes. This script trains each candidate with the MRI bundle's own ``train.json`` (same data, simulation,
+chain states, optimiser and seed), from scratch, **at the same time** and on one thread each (so a busy machine
+slows them alike), stops both after ``--minutes``, and validates each latest EMA network with the bundle's own
+validator (12 slices of the 6 validation people, posterior sampler, 3 steps, data consistency).
+
+    python benchmarks/mri_train_budget.py --minutes 40              # train and validate (2 cores: 2 networks)
+    python benchmarks/mri_train_budget.py --validate-only            # validate runs already in --out
+
+Networks: the bundle's ScoreUNet (32, 64, 64, 128) and ScoreNAFNet width 16. Training states and logs go to ``--out``
+(default ``runs/train_budget``, git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from monai.bundle import ConfigParser
+
+from _common import environment, print_table
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLE = ROOT / "bundles" / "mri_reconstruction_d3gm"
+NETWORKS = {
+    "ScoreUNet (32, 64, 64, 128), the bundle's": None,
+    "ScoreNAFNet width 16": {
+        "_target_": "monai_d3gm.networks.nets.ScoreNAFNet",
+        "spatial_dims": 2,
+        "image_channels": 2,
+        "width": 16,
+    },
+}
+
+
+def _slug(name: str) -> str:
+    return name.split()[0].lower()
+
+
+def _configs(out: Path, network_def: dict | None) -> list[str]:
+    configs = [str(BUNDLE / "configs" / "train.json")]
+    if network_def is not None:
+        override = out / "network.json"
+        override.parent.mkdir(parents=True, exist_ok=True)
+        override.write_text(json.dumps({"network_def": network_def}))
+        configs.append(str(override))
+    return configs
+
+
+def train(out: Path, minutes: float) -> dict[str, float]:
+    """Start every network's training at once (one thread, no loader worker, no validation), stop after ``minutes``;
+    returns the wall seconds each ran."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    procs = {}
+    for name, network_def in NETWORKS.items():
+        run = out / _slug(name)
+        configs = _configs(run, network_def)
+        command = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(configs), "--bundle_root",
+                   str(BUNDLE), "--output_dir", str(run), "--ckpt_dir", str(run / "models"), "--num_workers", "0",
+                   "--val_interval", "100000000", "--save_interval", "100"]  # fmt: skip
+        log = (run / "train.log").open("w")
+        procs[name] = (subprocess.Popen(command, cwd=BUNDLE, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True), time.time())  # fmt: skip
+    time.sleep(minutes * 60)
+    seconds = {}
+    for name, (proc, start) in procs.items():
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait()
+        seconds[name] = time.time() - start
+    return seconds
+
+
+def validate(out: Path) -> list[list[str]]:
+    rows = []
+    for name, network_def in NETWORKS.items():
+        run = out / _slug(name)
+        state = run / "checkpoints" / "checkpoint_latest.pt"
+        if not state.is_file():
+            print(f"{name}: no checkpoint in {state.parent}; skipped")
+            continue
+        parser = ConfigParser()
+        parser.read_config(_configs(run, network_def))
+        parser["bundle_root"] = str(BUNDLE)
+        parser["device"] = "$torch.device('cpu')"
+        checkpoint = torch.load(state, map_location="cpu", weights_only=True)
+        network = parser.get_parsed_content("network")
+        network.load_state_dict(checkpoint["ema"])
+        iterations = int(checkpoint["trainer"]["iteration"])
+        scores = parser.get_parsed_content("validation#validator")(network)
+        params = sum(p.numel() for p in network.parameters()) / 1e6
+        rows.append([name, f"{params:.2f}", str(iterations), f"{scores['psnr']:.2f} / {scores['ssim']:.3f}",
+                     f"{scores['zero_filled_psnr']:.2f} / {scores['zero_filled_ssim']:.3f}"])  # fmt: skip
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=40.0, help="wall-clock budget of each network")
+    parser.add_argument("--out", default=str(ROOT / "runs" / "train_budget"))
+    parser.add_argument("--validate-only", action="store_true", help="validate the runs already in --out")
+    args = parser.parse_args()
+    out = Path(args.out)
+    if not args.validate_only:
+        seconds = train(out, args.minutes)
+        print({name: f"{s / 60:.1f} min" for name, s in seconds.items()})
+    header = ["network", "M params", "iterations", "validation PSNR / SSIM", "zero-filled"]
+    print_table(f"MRI bundle training, equal wall-clock, side by side, one thread each ({environment()})", header,
+                validate(out))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
