@@ -65,6 +65,7 @@ def train(out: Path, minutes: float) -> dict[str, float]:
     procs = {}
     for name, network_def in NETWORKS.items():
         run = out / _slug(name)
+        run.mkdir(parents=True, exist_ok=True)
         configs = _configs(run, network_def)
         command = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(configs), "--bundle_root",
                    str(BUNDLE), "--output_dir", str(run), "--ckpt_dir", str(run / "models"), "--num_workers", "0",
