@@ -245,7 +245,7 @@ class SoftDataConsistency(KspaceDataConsistency):
             return sample
         self._to(sample.device)
         image = channels_to_complex(x)
-        phase = None if self.phase is None else self.phase.to(device=image.device, dtype=image.dtype)
+        phase = self.phase
         k = fft2c(image if phase is None else image * phase)
         std = self.noise_std(timestep, k)
         w = self.weight
@@ -254,10 +254,15 @@ class SoftDataConsistency(KspaceDataConsistency):
         image = ifft2c(k)
         return complex_to_channels(image if phase is None else image * phase.conj()).to(sample.dtype)
 
+    def _to(self, device: torch.device) -> None:
+        super()._to(device)
+        if self.phase is not None and self.phase.device != device:
+            self.phase = self.phase.to(device)
+
     def _unit_phase(self, phase: torch.Tensor | np.ndarray) -> torch.Tensor:
         name = type(self).__name__
         p = tensor_input(phase, f"{name}: phase")
-        p = p.to(torch.complex64) if p.is_complex() else p
+        p = p.to(torch.complex64) if p.is_complex() else p  # complex128 maps (np.exp(1j * ...)) as the k-space's
         p4 = p.reshape(-1, 1, *p.shape[-2:]) if p.ndim in (2, 3) else p
         if not p.is_complex() or p.ndim not in (2, 3) or p4.shape[-2:] != self.kspace.shape[-2:]:
             raise MRIInputError(
@@ -272,7 +277,7 @@ class SoftDataConsistency(KspaceDataConsistency):
                 f"{name}: phase must have modulus 1 everywhere (a phase map, not coil sensitivities); for "
                 "sensitivities use SenseDataConsistency."
             )
-        return p4.to(torch.complex64)
+        return p4
 
 
 class HardDataConsistency(SoftDataConsistency):

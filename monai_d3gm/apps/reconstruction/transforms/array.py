@@ -267,8 +267,8 @@ class EstimateCoilMaps(Transform):
     the image of a real acquisition carries a global phase and a smooth background phase, while the networks learned
     nearly real images; with that map as the coil, μ and the data consistency work on the image with the phase
     removed, exactly as multi-coil maps absorb it. (Measured on the benchmark's spine and knee people, 1 coil, 4
-    random phases each: without it D³GM fell from +5 dB over zero-filling to −2 dB when the global phase was far
-    from 0.)
+    random phases each, at 4x: without it D³GM ranged from +6.3 dB over zero-filling to −2.5 dB with the global
+    phase; with it, +3.6 dB or more for every draw.)
 
     Args:
         calib_width: calibration region width passed to ESPIRiT (an integer >= 1).
