@@ -16,7 +16,7 @@ from ...networks.schedulers.noise import ItemNoise, NoiseSource
 from .data_consistency import HardDataConsistency, SenseDataConsistency, SoftDataConsistency
 from .errors import MRIInputError
 from .fft import channels_to_complex, complex_to_channels, ifft2c
-from .sense import root_sum_of_squares, sampling_mask_of
+from .sense import consistent_coil_rss, root_sum_of_squares, sampling_mask_of
 from .transforms import (
     AbsorbBackgroundPhase,
     EstimateCoilMaps,
@@ -30,6 +30,7 @@ from .transforms import (
 __all__ = ["D3GMReconstructor", "magnitude_metrics", "real_slice", "phase_encoding_along_h"]
 
 DC_MODES = ("none", "hard", "soft", "sense")
+COIL_COMBINATIONS = ("sense", "rss")
 #: k-space with at least this fraction of its samples non-zero counts as fully sampled
 FULLY_SAMPLED = 0.9
 #: the smallest slice side reconstructed: the calibration region, the network's down-sampling and SSIM's 11-pixel
@@ -131,6 +132,11 @@ class D3GMReconstructor:
         sense_lam: λ of the multi-coil (SENSE) data consistency, the proximal weight of the network's image against
             the measurements (:class:`.data_consistency.SenseDataConsistency`; smaller trusts the data more).
         sense_iterations: its conjugate-gradient iterations per step.
+        coil_combination: how a multi-coil result becomes one image. "sense": the coil-combined image of the
+            sampler, zero outside the coil maps' support. "rss": the root sum of squares of its coil images with each
+            coil's measured samples put back (:func:`.sense.consistent_coil_rss`), the combination of a scanner and of
+            fastMRI's references, which keeps the measured noise floor in the background; the complex result then has
+            that magnitude and the coil-combined image's phase (zero outside the support). Single-coil data ignores it.
         device: where to run.
     """
 
@@ -148,10 +154,13 @@ class D3GMReconstructor:
         calib_width: int = 24,
         sense_lam: float = 1.0,
         sense_iterations: int = 5,
+        coil_combination: str = "sense",
         device: str | torch.device = "cpu",
     ) -> None:
         if data_consistency not in DC_MODES:
             raise MRIInputError(f"data_consistency must be one of {DC_MODES}, got {data_consistency!r}.")
+        if coil_combination not in COIL_COMBINATIONS:
+            raise MRIInputError(f"coil_combination must be one of {COIL_COMBINATIONS}, got {coil_combination!r}.")
         if num_samples < 1:
             raise MRIInputError(f"num_samples must be >= 1, got {num_samples}.")
         self.network = network
@@ -166,6 +175,7 @@ class D3GMReconstructor:
         self.coil_maps = EstimateCoilMaps(calib_width=calib_width)
         self.sense_lam = sense_lam
         self.sense_iterations = sense_iterations
+        self.coil_combination = coil_combination
         self.device = torch.device(device)
 
     def prepare(self, case: dict[str, Any]) -> dict[str, Any]:
@@ -315,6 +325,10 @@ class D3GMReconstructor:
             # pixels outside the coil maps' support (ESPIRiT's crop) do not enter the SENSE model: no measurement
             # constrains them, so, as in SENSE, they are zero rather than whatever the network left there
             stack = stack * (maps.abs().sum(0) > 0).to(stack.device)
+            if self.coil_combination == "rss":
+                kspace = prepared["kspace"].to(stack.device) * prepared["scale"]
+                rss = consistent_coil_rss(stack, maps.to(stack.device), kspace, prepared["mask"])
+                stack = rss * torch.where(stack == 0, torch.ones_like(stack), torch.sgn(stack))
         mu, mask = prepared["mu"], prepared["mask"]
         if prepared.get("transposed"):
             stack, mu, mask = stack.transpose(-2, -1), mu.transpose(-2, -1), mask.transpose(-2, -1)

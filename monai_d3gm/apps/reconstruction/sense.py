@@ -26,6 +26,7 @@ __all__ = [
     "lowres_maps",
     "calibration_region",
     "root_sum_of_squares",
+    "consistent_coil_rss",
     "sampling_mask_of",
     "conjugate_gradient",
 ]
@@ -42,6 +43,30 @@ def root_sum_of_squares(coil_images: torch.Tensor, dim: int = 1) -> torch.Tensor
         real magnitude image with ``dim`` removed, e.g. (B, H, W) float32.
     """
     return torch.linalg.vector_norm(coil_images, dim=dim)
+
+
+def consistent_coil_rss(
+    image: torch.Tensor, maps: torch.Tensor, kspace: torch.Tensor, mask: torch.Tensor | np.ndarray
+) -> torch.Tensor:
+    """The RSS of a reconstruction's coil images with the measured samples put back in each coil.
+
+    ``sqrt(Σ_c |F^H(M ⊙ y_c + (1 - M) ⊙ F(S_c x))|²)``: the coil images the maps predict from ``x``, made consistent
+    with every coil's own measurements, then combined by root sum of squares as a scanner (and fastMRI's reference)
+    combines fully sampled coil images. Inside the maps' support (Σ_c |S_c|² = 1) it is ``|x|`` up to the
+    correction on the measured samples; outside it (where the SENSE image is zero) it keeps the measured noise floor.
+
+    Args:
+        image: coil-combined images, complex (..., H, W), in the scale of ``kspace``.
+        maps: coil maps, complex (C, H, W).
+        kspace: the measured k-space, complex (C, H, W), zero where not sampled.
+        mask: the sampling pattern (H, W), non-zero where sampled.
+
+    Returns:
+        real magnitude images (..., H, W).
+    """
+    sampled = torch.as_tensor(mask, device=kspace.device).ne(0)
+    coils = fft2c(maps * image.unsqueeze(-3))
+    return root_sum_of_squares(ifft2c(torch.where(sampled, kspace, coils)), dim=-3)
 
 
 def sampling_mask_of(kspace: torch.Tensor | np.ndarray) -> torch.Tensor:

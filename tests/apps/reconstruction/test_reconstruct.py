@@ -129,6 +129,34 @@ def test_sense_lam_sets_how_closely_the_output_fits_the_measurements():
     assert residuals[1] < residuals[0]
 
 
+def test_rss_coil_combination_keeps_the_measured_coil_data():
+    """coil_combination="rss": the magnitude is the RSS of the SENSE result's coil images with the measurements put
+    back (the same samples, one seed), its phase the SENSE result's; the background keeps the measured noise, and a
+    single coil is left as it is."""
+    from monai_d3gm.apps.reconstruction.sense import consistent_coil_rss
+
+    kspace, maps = SimulateKspace(num_coils=4, phase="smooth")(phantom(48, 48))
+    kspace = kspace + 0.02 * kspace.abs().max() * torch.randn(kspace.shape, dtype=torch.complex64)
+    mask = CartesianMask("random", 4, 0.16)((48, 48), seed=0)
+    case = {"kspace": (kspace * mask).numpy(), "mask": mask.numpy()}
+    sense = reconstructor(mask=None, calib_width=12, coil_combination="sense")
+    rss = reconstructor(mask=None, calib_width=12, coil_combination="rss")
+    a, b = sense(case), rss(case)
+    prepared = sense.prepare(case)
+    expected = consistent_coil_rss(a["reconstruction"], prepared["maps"], prepared["kspace"] * prepared["scale"], mask)
+    torch.testing.assert_close(b["magnitude"], expected)
+    inside = a["reconstruction"].abs() > 0
+    assert 0 < int(inside.sum()) < inside.numel()
+    torch.testing.assert_close(torch.sgn(b["reconstruction"])[inside], torch.sgn(a["reconstruction"])[inside],
+                               atol=1e-4, rtol=1e-4)  # fmt: skip
+    assert float(b["magnitude"][~inside].mean()) > 0 == float(a["magnitude"][~inside].max())
+    one, _ = SimulateKspace(num_coils=1, phase="smooth")(phantom(48, 48))
+    single = {"kspace": (one * mask).numpy(), "mask": mask.numpy()}
+    torch.testing.assert_close(rss(single)["reconstruction"], sense(single)["reconstruction"], rtol=0, atol=0)
+    with pytest.raises(MRIInputError, match="coil_combination"):
+        reconstructor(coil_combination="adaptive")
+
+
 def test_single_coil_result_does_not_depend_on_the_acquisition_phase():
     """Single-coil k-space carries a global and a smooth phase the network did not learn: the phase map of its
     calibration region removes it, so μ, and without data consistency the result, are the same for any global phase;

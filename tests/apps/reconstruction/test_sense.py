@@ -19,6 +19,7 @@ from monai_d3gm.apps.reconstruction.sense import (
     absorb_background_phase,
     calibration_region,
     conjugate_gradient,
+    consistent_coil_rss,
     espirit_maps,
     lowres_maps,
     root_sum_of_squares,
@@ -138,6 +139,44 @@ def test_root_sum_of_squares_matches_monai():
     assert rss.shape == (2, 6, 5) and rss.dtype == torch.float32
     torch.testing.assert_close(rss, monai_rss(x.abs(), spatial_dim=1))
     torch.testing.assert_close(root_sum_of_squares(x[0], dim=0), rss[0])
+
+
+def _unit_maps(coils: int, h: int, w: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random maps with Σ_c |S_c|² = 1 inside a disc and 0 outside it, and the disc."""
+    maps = _randc(coils, h, w, seed=seed)
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+    support = yy**2 + xx**2 < 0.6
+    return maps / root_sum_of_squares(maps, 0) * support, support
+
+
+def test_consistent_coil_rss_of_consistent_data_is_the_magnitude():
+    """Data that the maps and the image explain exactly: nothing changes, the RSS is |x| (zero outside the maps)."""
+    maps, support = _unit_maps(4, 12, 10, seed=1)
+    x = _randc(3, 12, 10, seed=2) * support  # three samples
+    mask = CartesianMask("equispaced", 2, 0.25)((12, 10), seed=0)
+    kspace = fft2c(maps * x[0]) * mask
+    out = consistent_coil_rss(x[:1], maps, kspace, mask)
+    assert out.shape == (1, 12, 10) and not out.is_complex()
+    torch.testing.assert_close(out[0], x[0].abs(), atol=1e-5, rtol=1e-5)
+    assert consistent_coil_rss(x, maps, kspace, mask).shape == (3, 12, 10)
+
+
+def test_consistent_coil_rss_keeps_every_coils_measurements():
+    """Fully sampled: the result is the RSS of the measured coil images whatever the image; undersampled noise: the
+    background outside the maps' support holds the measured noise instead of the SENSE image's zeros."""
+    maps, support = _unit_maps(3, 16, 12, seed=3)
+    measured = fft2c(_randc(3, 16, 12, seed=4))
+    anything = _randc(16, 12, seed=5)
+    full = torch.ones(16, 12)
+    torch.testing.assert_close(
+        consistent_coil_rss(anything, maps, measured, full), root_sum_of_squares(ifft2c(measured), 0)
+    )
+    mask = CartesianMask("random", 4, 0.16)((16, 12), seed=1)
+    out = consistent_coil_rss(anything * support, maps, measured * mask, mask)
+    assert float(out[~support].min()) > 0
+    # on the sampled rows, each coil's k-space is the measurement: the RSS equals the one built by hand
+    coils = torch.where(mask.bool(), measured, fft2c(maps * anything * support))
+    torch.testing.assert_close(out, root_sum_of_squares(ifft2c(coils), 0))
 
 
 def test_calibration_region():
