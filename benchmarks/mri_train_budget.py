@@ -11,8 +11,12 @@ validator (12 slices of the 6 validation people, posterior sampler, 3 steps, dat
     python benchmarks/mri_train_budget.py --minutes 40              # train and validate (2 cores: 2 networks)
     python benchmarks/mri_train_budget.py --validate-only            # validate runs already in --out
 
-Networks: the bundle's ScoreUNet (32, 64, 64, 128) and ScoreNAFNet width 16. Training states and logs go to ``--out``
-(default ``runs/train_budget``, git-ignored).
+``--compare`` picks the pair (training states and logs go to ``--out``, default ``runs/train_budget/COMPARE``,
+git-ignored; each run's EMA weights are also written as ``model.pt`` for the other benchmarks, e.g.
+``mri_chain_drift.py --weights runs/train_budget/tau/tau-1/model.pt --tau 1``):
+
+* ``networks``: the bundle's ScoreUNet (32, 64, 64, 128) and ScoreNAFNet width 16;
+* ``tau``: the bundle's network as D³GM (τ = 2) and as IR-SDE (τ = 1), the paper's ablation.
 """
 
 from __future__ import annotations
@@ -33,40 +37,48 @@ from _common import environment, print_table
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundles" / "mri_reconstruction_d3gm"
-NETWORKS = {
-    "ScoreUNet (32, 64, 64, 128), the bundle's": None,
-    "ScoreNAFNet width 16": {
-        "_target_": "monai_d3gm.networks.nets.ScoreNAFNet",
-        "spatial_dims": 2,
-        "image_channels": 2,
-        "width": 16,
+#: comparison -> {candidate name: (folder, overrides of train.json)}
+COMPARISONS: dict[str, dict[str, tuple[str, dict]]] = {
+    "networks": {
+        "ScoreUNet (32, 64, 64, 128), the bundle's": ("scoreunet", {}),
+        "ScoreNAFNet width 16": (
+            "scorenafnet",
+            {
+                "network_def": {
+                    "_target_": "monai_d3gm.networks.nets.ScoreNAFNet",
+                    "spatial_dims": 2,
+                    "image_channels": 2,
+                    "width": 16,
+                }
+            },
+        ),
+    },
+    "tau": {
+        "D³GM (τ = 2), the bundle's": ("tau-2", {}),
+        "IR-SDE (τ = 1)": ("tau-1", {"tau": 1.0}),
     },
 }
 
 
-def _slug(name: str) -> str:
-    return name.split()[0].lower()
-
-
-def _configs(out: Path, network_def: dict | None) -> list[str]:
+def _configs(out: Path, overrides: dict) -> list[str]:
     configs = [str(BUNDLE / "configs" / "train.json")]
-    if network_def is not None:
-        override = out / "network.json"
+    if overrides:
+        override = out / "overrides.json"
         override.parent.mkdir(parents=True, exist_ok=True)
-        override.write_text(json.dumps({"network_def": network_def}))
+        override.write_text(json.dumps(overrides))
         configs.append(str(override))
     return configs
 
 
-def train(out: Path, minutes: float) -> dict[str, float]:
-    """Start every network's training at once (one thread, no loader worker, no validation), stop after ``minutes``;
+def train(out: Path, minutes: float, candidates: dict[str, tuple[str, dict]]) -> dict[str, float]:
+    """Start every candidate's training at once (one thread, no loader worker, no validation), stop after ``minutes``;
     returns the wall seconds each ran."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     procs = {}
-    for name, network_def in NETWORKS.items():
-        run = out / _slug(name)
+    for name, (folder, overrides) in candidates.items():
+        run = out / folder
         run.mkdir(parents=True, exist_ok=True)
-        configs = _configs(run, network_def)
+        configs = _configs(run, overrides)
         command = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(configs), "--bundle_root",
                    str(BUNDLE), "--output_dir", str(run), "--ckpt_dir", str(run / "models"), "--num_workers", "0",
                    "--val_interval", "100000000", "--save_interval", "100"]  # fmt: skip
@@ -82,21 +94,22 @@ def train(out: Path, minutes: float) -> dict[str, float]:
     return seconds
 
 
-def validate(out: Path) -> list[list[str]]:
+def validate(out: Path, candidates: dict[str, tuple[str, dict]]) -> list[list[str]]:
     rows = []
-    for name, network_def in NETWORKS.items():
-        run = out / _slug(name)
+    for name, (folder, overrides) in candidates.items():
+        run = out / folder
         state = run / "checkpoints" / "checkpoint_latest.pt"
         if not state.is_file():
             print(f"{name}: no checkpoint in {state.parent}; skipped")
             continue
         parser = ConfigParser()
-        parser.read_config(_configs(run, network_def))
+        parser.read_config(_configs(run, overrides))
         parser["bundle_root"] = str(BUNDLE)
         parser["device"] = "$torch.device('cpu')"
         checkpoint = torch.load(state, map_location="cpu", weights_only=True)
         network = parser.get_parsed_content("network")
         network.load_state_dict(checkpoint["ema"])
+        torch.save(checkpoint["ema"], run / "model.pt")  # for the other benchmarks (--weights)
         iterations = int(checkpoint["trainer"]["iteration"])
         scores = parser.get_parsed_content("validation#validator")(network)
         params = sum(p.numel() for p in network.parameters()) / 1e6
@@ -108,16 +121,18 @@ def validate(out: Path) -> list[list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=40.0, help="wall-clock budget of each network")
-    parser.add_argument("--out", default=str(ROOT / "runs" / "train_budget"))
+    parser.add_argument("--compare", choices=sorted(COMPARISONS), default="networks", help="which pair to train")
+    parser.add_argument("--out", default=None, help="default: runs/train_budget/COMPARE")
     parser.add_argument("--validate-only", action="store_true", help="validate the runs already in --out")
     args = parser.parse_args()
-    out = Path(args.out)
+    out = Path(args.out or ROOT / "runs" / "train_budget" / args.compare)
+    candidates = COMPARISONS[args.compare]
     if not args.validate_only:
-        seconds = train(out, args.minutes)
+        seconds = train(out, args.minutes, candidates)
         print({name: f"{s / 60:.1f} min" for name, s in seconds.items()})
-    header = ["network", "M params", "iterations", "validation PSNR / SSIM", "zero-filled"]
+    header = ["candidate", "M params", "iterations", "validation PSNR / SSIM", "zero-filled"]
     print_table(f"MRI bundle training, equal wall-clock, side by side, one thread each ({environment()})", header,
-                validate(out))  # fmt: skip
+                validate(out, candidates))  # fmt: skip
 
 
 if __name__ == "__main__":
