@@ -10,6 +10,12 @@ reconstructed with the bundle's reconstructor: fixed masks, ESPIRiT maps, data c
 2. **Along the chain**: the PSNR of the x̂0 the sampler predicts at each of its steps (callback of the inferer).
    If it falls below the teacher-forced curve as t decreases, errors compound along the chain (exposure bias).
 3. **Final PSNR against the number of steps** (3, 10, 20, 50) for the samplers, the quantity the bundle ships.
+4. **How far the chain's states are from the marginal**: the spread of x_t around the marginal mean of the reference,
+   m_t(x0), divided by the marginal standard deviation sqrt(v_t), along the 20-step chains (1 on the marginal).
+
+Multi-coil results are the coil-combined SENSE images (as the training's validator scores them); ``--data-consistency
+none`` runs the chains without data consistency, ``--time-shift δ`` feeds the network the step (1 − δ) t instead of t
+(a training-free remedy for exposure bias).
 
     python benchmarks/mri_chain_drift.py [--weights model.pt] [--tau 2] [--slices 1] [--figure drift.png]
 """
@@ -41,6 +47,17 @@ def _psnr(x: torch.Tensor, ref: torch.Tensor) -> float:
     return metrics(channels_to_complex(x)[0, 0], ref)[0]
 
 
+class TimeShift(torch.nn.Module):
+    """The network evaluated at the step (1 − δ) t (rounded, at least 1) instead of t."""
+
+    def __init__(self, network: torch.nn.Module, delta: float) -> None:
+        super().__init__()
+        self.network, self.delta = network, delta
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, **kwargs) -> torch.Tensor:
+        return self.network(x, (t.double() * (1 - self.delta)).round().clamp_min(1).long(), **kwargs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default=str(BUNDLE / "models" / "model.pt"))
@@ -50,20 +67,25 @@ def main() -> None:
     parser.add_argument("--steps", nargs="+", type=int, default=list(STEPS), help="step counts of the final table")
     parser.add_argument("--volumes", type=int, default=None, help="use only the first N validation volumes")
     parser.add_argument("--samples", type=int, default=4, help="posterior samples averaged in the mean-of-samples row")
+    parser.add_argument("--data-consistency", default="hard", choices=["hard", "none"])
+    parser.add_argument("--time-shift", type=float, default=0.0, help="δ: the network sees the step (1 − δ) t")
     parser.add_argument("--figure", default=None)
     args = parser.parse_args()
     net, inferer = load_network(Path(args.weights), tau=args.tau)
+    sampling_net = TimeShift(net, args.time_shift) if args.time_shift else net
     sched = inferer.scheduler
     volumes = split_volumes(SPLIT, "validation", SHARED)[: args.volumes]
     cases = held_out_cases(volumes, args.slices, num_coils=(1, 8), seed=SEED)
     teacher: dict[int, list[float]] = {t: [] for t in PROBE_T}
     chain: dict[tuple[str, int], list[float]] = {}
+    spread: dict[tuple[str, int], list[float]] = {}
     final: dict[tuple[str, int], list[float]] = {}
     zero_filled: list[float] = []
     for acc, cf in PROTOCOLS:
         for case in cases:
             mask = CartesianMask("random", acc, cf)
-            rec = D3GMReconstructor(net, inferer, mask=mask, mask_seed=SEED, seed=SEED, **bundle_dc())
+            settings = {**bundle_dc(), "coil_combination": "sense", "data_consistency": args.data_consistency}
+            rec = D3GMReconstructor(sampling_net, inferer, mask=mask, mask_seed=SEED, seed=SEED, **settings)
             prepared = rec.prepare(case)
             ref = prepared["reference"] / prepared["reference"].max()
             mu = complex_to_channels(prepared["mu"][None, None])
@@ -82,10 +104,16 @@ def main() -> None:
             for sampler in args.samplers:
                 for steps in args.steps:
                     seen: list[tuple[int, float]] = []
+                    states: list[tuple[int, float]] = []
                     rec.sampler, rec.num_inference_steps = sampler, steps
 
-                    def follow(state, _seen=seen, _ref=ref):
+                    def follow(state, _seen=seen, _states=states, _ref=ref, _x0=x0, _mu=mu):
                         _seen.append((state["t"], _psnr(state["pred_original_sample"], _ref)))
+                        t_prev = state["t_prev"]
+                        if t_prev > 0:
+                            mean = sched.marginal_mean(_x0, _mu, t_prev)
+                            std = float(sched.marginal_std(t_prev))
+                            _states.append((t_prev, float((state["sample"] - mean).std()) / std))
 
                     result = rec.reconstruct_batch([prepared], seeds=[SEED], verbose=False, callback=follow)[0]
                     final.setdefault((sampler, steps), []).append(metrics(result["reconstruction"], ref)[0])
@@ -99,6 +127,8 @@ def main() -> None:
                     if steps == 20:
                         for t, p in seen:
                             chain.setdefault((sampler, t), []).append(p)
+                        for t, r in states:
+                            spread.setdefault((sampler, t), []).append(r)
             print(f"done: {case['name']} {acc}x", flush=True)
 
     print_table(
@@ -111,7 +141,13 @@ def main() -> None:
         ],  # fmt: skip
     )
     print_table(
-        f"final PSNR (dB) against steps (τ = {args.tau}, with data consistency)",
+        "spread of the chain's x_t around the marginal mean m_t(x0), in marginal standard deviations (20 steps)",
+        ["sampler", *[str(t) for t in sorted({t for _, t in spread}, reverse=True)]],
+        [[s, *[_mean(spread, (s, t)) for t in sorted({t for _, t in spread}, reverse=True)]] for s in args.samplers],
+    )
+    print_table(
+        f"final PSNR (dB) against steps (τ = {args.tau}, data consistency {args.data_consistency}, time shift "
+        f"{args.time_shift})",
         ["sampler", *[str(s) for s in args.steps]],
         [[s, *[_mean(final, (s, n)) for n in args.steps]] for s in dict.fromkeys(name for name, _ in final)],
     )
