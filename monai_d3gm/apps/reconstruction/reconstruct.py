@@ -134,9 +134,12 @@ class D3GMReconstructor:
         sense_iterations: its conjugate-gradient iterations per step.
         coil_combination: how a multi-coil result becomes one image. "sense": the coil-combined image of the
             sampler, zero outside the coil maps' support. "rss": the root sum of squares of its coil images with each
-            coil's measured samples put back (:func:`.sense.consistent_coil_rss`), the combination of a scanner and of
-            fastMRI's references, which keeps the measured noise floor in the background; the complex result then has
-            that magnitude and the coil-combined image's phase (zero outside the support). Single-coil data ignores it.
+            coil's measured samples put back (:func:`.sense.consistent_coil_rss`), combined as a scanner combines
+            coils and as fastMRI's references are: the background keeps the acquired share of the measured noise
+            (and the residual of the fit there) instead of zeros. The complex result then has that magnitude and the
+            coil-combined image's phase (phase 0 outside the support), "zero_filled" is the RSS of the zero-filled
+            coil images, and several samples average their RSS images. Putting the measurements back is data
+            consistency, so ``data_consistency="none"`` keeps the SENSE combination. Single-coil data ignores it.
         device: where to run.
     """
 
@@ -315,8 +318,8 @@ class D3GMReconstructor:
         return [self._result(p, stack) for p, stack in zip(batch, stacks)]
 
     def _result(self, prepared: dict[str, Any], stack: torch.Tensor) -> dict[str, Any]:
-        stack = stack * prepared["scale"]
         maps = prepared["maps"]
+        zero_filled = prepared["mu"].abs()
         if maps is not None and maps.shape[0] == 1:
             # one coil: the phase map goes back on, so the result is the image of the acquisition (F of it agrees
             # with the measured k-space)
@@ -325,18 +328,21 @@ class D3GMReconstructor:
             # pixels outside the coil maps' support (ESPIRiT's crop) do not enter the SENSE model: no measurement
             # constrains them, so, as in SENSE, they are zero rather than whatever the network left there
             stack = stack * (maps.abs().sum(0) > 0).to(stack.device)
-            if self.coil_combination == "rss":
-                kspace = prepared["kspace"].to(stack.device) * prepared["scale"]
+            if self.coil_combination == "rss" and self.data_consistency != "none":
+                # at the normalised scale (squares of k-space near 1e20 overflow float32), before the scale goes back
+                kspace = prepared["kspace"].to(stack.device)
                 rss = consistent_coil_rss(stack, maps.to(stack.device), kspace, prepared["mask"])
                 stack = rss * torch.where(stack == 0, torch.ones_like(stack), torch.sgn(stack))
-        mu, mask = prepared["mu"], prepared["mask"]
+                zero_filled = root_sum_of_squares(ifft2c(kspace), dim=0).cpu()  # the input, combined alike
+        stack = stack * prepared["scale"]
+        mu_abs, mask = zero_filled * prepared["scale"], prepared["mask"]
         if prepared.get("transposed"):
-            stack, mu, mask = stack.transpose(-2, -1), mu.transpose(-2, -1), mask.transpose(-2, -1)
+            stack, mu_abs, mask = stack.transpose(-2, -1), mu_abs.transpose(-2, -1), mask.transpose(-2, -1)
         recon = stack.mean(0)
         result = {
             "reconstruction": recon,
             "magnitude": recon.abs(),
-            "zero_filled": mu.abs() * prepared["scale"],
+            "zero_filled": mu_abs,
             "reference": None if prepared["reference"] is None else prepared["reference"].abs().float(),
             "std": stack.abs().std(0) if self.num_samples > 1 else None,
             "mask": mask,

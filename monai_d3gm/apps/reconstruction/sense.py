@@ -53,7 +53,9 @@ def consistent_coil_rss(
     ``sqrt(Σ_c |F^H(M ⊙ y_c + (1 - M) ⊙ F(S_c x))|²)``: the coil images the maps predict from ``x``, made consistent
     with every coil's own measurements, then combined by root sum of squares as a scanner (and fastMRI's reference)
     combines fully sampled coil images. Inside the maps' support (Σ_c |S_c|² = 1) it is ``|x|`` up to the
-    correction on the measured samples; outside it (where the SENSE image is zero) it keeps the measured noise floor.
+    correction on the measured samples. Outside it, where the SENSE image is zero, it holds the zero-filled residual
+    of the measurements: the acquired share of the measured noise (which the fully sampled reference's background
+    also holds) and whatever of the data the image does not explain.
 
     Args:
         image: coil-combined images, complex (..., H, W), in the scale of ``kspace``.

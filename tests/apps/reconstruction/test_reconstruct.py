@@ -77,21 +77,25 @@ def test_bad_cases():
         reconstructor()({"kspace": np.zeros((2, 16, 16), np.complex64)})
 
 
-@pytest.mark.parametrize("coils", [1, 4])
-@pytest.mark.parametrize("scale", [1e-8, 1e8])
-def test_extreme_kspace_scales_give_the_scaled_result(coils, scale):
-    """k-space with a maximum near 1e-8 or 1e8 is normalised: the result is the unit-scale result times the scale
-    (measured: 4e-6 to 6e-6 of the image maximum, float32 round-off)."""
+@pytest.mark.parametrize("coils, combination", [(1, "sense"), (4, "sense"), (4, "rss")])
+@pytest.mark.parametrize("scale", [1e-8, 1e8, 1e20])
+def test_extreme_kspace_scales_give_the_scaled_result(coils, combination, scale):
+    """k-space with a maximum near 1e-8, 1e8 or 1e20 is normalised: the result is the unit-scale result times the
+    scale (measured: 4e-6 to 6e-6 of the image maximum, float32 round-off), also through the RSS combination, whose
+    squares would overflow float32 at the input's scale."""
     from monai_d3gm.apps.reconstruction.inference import demo_case
     from tests.apps.reconstruction.test_volume import _reconstructor
 
     reconstructor = _reconstructor("sde")
+    reconstructor.coil_combination = combination
     case = demo_case(num_coils=coils)
     base = reconstructor(case)
     scaled = reconstructor({**case, "kspace": case["kspace"] * np.complex64(scale)})
-    error = (scaled["magnitude"] / scale - base["magnitude"]).abs().max() / base["magnitude"].max()
-    assert float(error) < 1e-4
-    assert abs(scaled["metrics"]["d3gm"]["psnr"] - base["metrics"]["d3gm"]["psnr"]) < 1e-3
+    for key in ("magnitude", "zero_filled"):
+        error = (scaled[key] / scale - base[key]).abs().max() / base[key].max()
+        assert float(error) < 1e-4
+    if scale < 1e10:  # the reference (the RSS of the full data at the input's scale) overflows float32 at 1e20
+        assert abs(scaled["metrics"]["d3gm"]["psnr"] - base["metrics"]["d3gm"]["psnr"]) < 1e-3
 
 
 def test_phase_encoding_along_h_is_reconstructed_transposed():
@@ -149,7 +153,20 @@ def test_rss_coil_combination_keeps_the_measured_coil_data():
     assert 0 < int(inside.sum()) < inside.numel()
     torch.testing.assert_close(torch.sgn(b["reconstruction"])[inside], torch.sgn(a["reconstruction"])[inside],
                                atol=1e-4, rtol=1e-4)  # fmt: skip
-    assert float(b["magnitude"][~inside].mean()) > 0 == float(a["magnitude"][~inside].max())
+    assert float(a["magnitude"][~inside].max()) == 0
+    assert float(b["magnitude"][~inside].mean()) > 0
+    # the input is combined alike: the RSS of the zero-filled coil images
+    zero_filled = (prepared["kspace"] * prepared["scale"]).numpy()
+    torch.testing.assert_close(b["zero_filled"], torch.as_tensor(np.sqrt((np.abs(np.fft.fftshift(np.fft.ifft2(
+        np.fft.ifftshift(zero_filled, axes=(-2, -1)), norm="ortho"), axes=(-2, -1))) ** 2).sum(0))), atol=1e-5,
+        rtol=1e-4)  # fmt: skip
+    # without data consistency nothing measured goes back: the SENSE combination
+    free = {"data_consistency": "none", "mask": None, "calib_width": 12}
+    torch.testing.assert_close(reconstructor(coil_combination="rss", **free)(case)["reconstruction"],
+                               reconstructor(coil_combination="sense", **free)(case)["reconstruction"])  # fmt: skip
+    # phase encoding along H: the transpose of the transposed case's result
+    twin = {"kspace": (kspace * mask).transpose(-2, -1).numpy(), "mask": mask.T.numpy()}
+    torch.testing.assert_close(rss(twin)["magnitude"], b["magnitude"].T, atol=1e-4, rtol=1e-4)
     one, _ = SimulateKspace(num_coils=1, phase="smooth")(phantom(48, 48))
     single = {"kspace": (one * mask).numpy(), "mask": mask.numpy()}
     torch.testing.assert_close(rss(single)["reconstruction"], sense(single)["reconstruction"], rtol=0, atol=0)
