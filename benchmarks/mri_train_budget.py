@@ -16,7 +16,9 @@ git-ignored; each run's EMA weights are also written as ``model.pt`` for the oth
 ``mri_chain_drift.py --weights runs/train_budget/tau/tau-1/model.pt --tau 1``):
 
 * ``networks``: the bundle's ScoreUNet (32, 64, 64, 128) and ScoreNAFNet width 16;
-* ``tau``: the bundle's network as D³GM (τ = 2) and as IR-SDE (τ = 1), the paper's ablation.
+* ``tau``: the bundle's network as D³GM (τ = 2) and as IR-SDE (τ = 1), the paper's ablation;
+* ``context``: crops of whole phase-encoding lines (the bundle's 64 x 192, cut after the k-space simulation of the
+  whole slice width) against 64 x 64 patches cut from the same simulation, which see a third of the aliasing's line.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from _common import environment, print_table
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundles" / "mri_reconstruction_d3gm"
+#: train.json's crop of (μ, target) after the k-space simulation: rows of whole phase-encoding lines (along W)
+CROP_AFTER_SIMULATION = "train#transforms#transforms#13"
 #: comparison -> {candidate name: (folder, overrides of train.json)}
 COMPARISONS: dict[str, dict[str, tuple[str, dict]]] = {
     "networks": {
@@ -56,6 +60,10 @@ COMPARISONS: dict[str, dict[str, tuple[str, dict]]] = {
     "tau": {
         "D³GM (τ = 2), the bundle's": ("tau-2", {}),
         "IR-SDE (τ = 1)": ("tau-1", {"tau": 1.0}),
+    },
+    "context": {
+        "64 x 192 crops: whole phase-encoding lines, the bundle's": ("lines", {}),
+        "64 x 64 patches: a third of each line": ("patches", {f"{CROP_AFTER_SIMULATION}#roi_size": [64, 64]}),
     },
 }
 
@@ -125,6 +133,11 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="default: runs/train_budget/COMPARE")
     parser.add_argument("--validate-only", action="store_true", help="validate the runs already in --out")
     args = parser.parse_args()
+    crop = ConfigParser.load_config_file(BUNDLE / "configs" / "train.json")
+    for key in CROP_AFTER_SIMULATION.split("#"):
+        crop = crop[int(key) if isinstance(crop, list) else key]
+    if crop.get("keys") != ["mu", "target"]:
+        sys.exit(f"{CROP_AFTER_SIMULATION} of train.json is no longer the crop of mu and target; update this script")
     out = Path(args.out or ROOT / "runs" / "train_budget" / args.compare)
     candidates = COMPARISONS[args.compare]
     if not args.validate_only:
