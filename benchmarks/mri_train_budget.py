@@ -17,6 +17,7 @@ git-ignored; each run's EMA weights are also written as ``model.pt`` for the oth
 
 * ``networks``: the bundle's ScoreUNet (32, 64, 64, 128) and ScoreNAFNet width 16;
 * ``tau``: the bundle's network as D³GM (τ = 2) and as IR-SDE (τ = 1), the paper's ablation;
+* ``noise``: the training's complex k-space noise against noiseless k-space;
 * ``context``: crops of whole phase-encoding lines (the bundle's 64 x 192, cut after the k-space simulation of the
   whole slice width) against 64 x 64 patches cut from the same simulation, which see a third of the aliasing's line.
 """
@@ -41,6 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundles" / "mri_reconstruction_d3gm"
 #: train.json's crop of (μ, target) after the k-space simulation: rows of whole phase-encoding lines (along W)
 CROP_AFTER_SIMULATION = "train#transforms#transforms#13"
+#: train.json's complex k-space noise
+KSPACE_NOISE = "train#transforms#transforms#7"
 #: comparison -> {candidate name: (folder, overrides of train.json)}
 COMPARISONS: dict[str, dict[str, tuple[str, dict]]] = {
     "networks": {
@@ -60,6 +63,10 @@ COMPARISONS: dict[str, dict[str, tuple[str, dict]]] = {
     "tau": {
         "D³GM (τ = 2), the bundle's": ("tau-2", {}),
         "IR-SDE (τ = 1)": ("tau-1", {"tau": 1.0}),
+    },
+    "noise": {
+        "complex k-space noise (0.2-2.5 % of the maximum, 9 in 10 slices), the bundle's": ("noise", {}),
+        "noiseless k-space": ("noiseless", {f"{KSPACE_NOISE}#prob": 0.0}),
     },
     "context": {
         "64 x 192 crops: whole phase-encoding lines, the bundle's": ("lines", {}),
@@ -133,11 +140,14 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="default: runs/train_budget/COMPARE")
     parser.add_argument("--validate-only", action="store_true", help="validate the runs already in --out")
     args = parser.parse_args()
-    crop = ConfigParser.load_config_file(BUNDLE / "configs" / "train.json")
-    for key in CROP_AFTER_SIMULATION.split("#"):
-        crop = crop[int(key) if isinstance(crop, list) else key]
-    if crop.get("keys") != ["mu", "target"]:
-        sys.exit(f"{CROP_AFTER_SIMULATION} of train.json is no longer the crop of mu and target; update this script")
+    config = ConfigParser.load_config_file(BUNDLE / "configs" / "train.json")
+    for path, check in ((CROP_AFTER_SIMULATION, lambda item: item.get("keys") == ["mu", "target"]),
+                        (KSPACE_NOISE, lambda item: item.get("_target_", "").endswith("AddKspaceNoised"))):  # fmt: skip
+        item = config
+        for key in path.split("#"):
+            item = item[int(key) if isinstance(item, list) else key]
+        if not check(item):
+            sys.exit(f"{path} of train.json is no longer what this script overrides; update the script")
     out = Path(args.out or ROOT / "runs" / "train_budget" / args.compare)
     candidates = COMPARISONS[args.compare]
     if not args.validate_only:
