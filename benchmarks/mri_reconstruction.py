@@ -265,7 +265,7 @@ def main() -> None:
         True,
     )
     methods["D³GM + DC, posterior 3 steps (bundle default)"] = (
-        diffusion("D³GM", "hard", 3, "posterior", **{k: v for k, v in bundle_dc().items() if k == "coil_combination"}),
+        diffusion("D³GM", "hard", 3, "posterior", coil_combination=bundle_dc().get("coil_combination", "sense")),
         True,
     )
 

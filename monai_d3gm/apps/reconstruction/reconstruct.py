@@ -332,8 +332,8 @@ class D3GMReconstructor:
                 # at the normalised scale (squares of k-space near 1e20 overflow float32), before the scale goes back
                 kspace = prepared["kspace"].to(stack.device)
                 rss = consistent_coil_rss(stack, maps.to(stack.device), kspace, prepared["mask"])
-                stack = rss * torch.where(stack == 0, torch.ones_like(stack), torch.sgn(stack))
-                zero_filled = root_sum_of_squares(ifft2c(kspace), dim=0).cpu()  # the input, combined alike
+                stack = torch.polar(rss, stack.angle())  # angle 0 where the SENSE image is 0
+                zero_filled = root_sum_of_squares(ifft2c(kspace), dim=0)  # the input, combined alike
         stack = stack * prepared["scale"]
         mu_abs, mask = zero_filled * prepared["scale"], prepared["mask"]
         if prepared.get("transposed"):
