@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -172,6 +174,10 @@ def zip_and_install(bundle: Path, tmp_path: Path) -> Path:
 DDP_LOSS_RTOL = 1e-4
 
 
+#: what torchrun's error summary says when a worker died of SIGABRT (a C++ abort) rather than a Python error
+_WORKER_ABORT = "Signal 6 (SIGABRT)"
+
+
 def _torchrun(
     bundle: Path, out: Path, port: int, nproc: int, batch_size: int, iterations: int, **overrides
 ) -> list[float]:
@@ -185,7 +191,15 @@ def _torchrun(
         cmd += [f"--{key.replace('__', '#')}", repr(value) if not isinstance(value, str) else value]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
-    assert proc.returncode == 0, proc.stderr[-5000:]
+    if proc.returncode != 0 and _WORKER_ABORT in proc.stderr:
+        # a worker aborted in C++ (std::terminate, SIGABRT) rather than raising: seen once in CI out of many runs, not
+        # in 50 local runs; Gloo's worker threads can abort while the interpreter tears down (pytorch/pytorch#179291).
+        # One retry tells that rare crash apart from a real failure, which raises a Python error or repeats.
+        warnings.warn(f"torchrun worker aborted (SIGABRT); retrying once:\n{proc.stderr[-2000:]}", stacklevel=2)
+        shutil.rmtree(out, ignore_errors=True)
+        cmd[cmd.index(f"--master_port={port}")] = f"--master_port={port + 50}"  # the first port may still be held
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-5000:]}"
     state = torch.load(out / "models" / "model.pt", map_location="cpu", weights_only=True)
     assert not any(k.startswith("module.") for k in state)  # the EMA copy is the bare network
     rows = (out / "runs" / "train_loss.csv").read_text().strip().splitlines()
