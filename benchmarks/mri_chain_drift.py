@@ -62,6 +62,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default=str(BUNDLE / "models" / "model.pt"))
     parser.add_argument("--tau", type=float, default=2.0)
+    parser.add_argument(
+        "--mu_iterations", type=int, default=None, help="μ's CG-SENSE iterations of --weights (default: the bundle's)"
+    )
     parser.add_argument("--slices", type=int, default=1, help="slices per validation volume")
     parser.add_argument("--samplers", nargs="+", default=["posterior", "ode"])
     parser.add_argument("--steps", nargs="+", type=int, default=list(STEPS), help="step counts of the final table")
@@ -85,6 +88,8 @@ def main() -> None:
         for case in cases:
             mask = CartesianMask("random", acc, cf)
             settings = {**bundle_dc(), "coil_combination": "sense", "data_consistency": args.data_consistency}
+            if args.mu_iterations is not None:
+                settings["mu_iterations"] = args.mu_iterations
             rec = D3GMReconstructor(sampling_net, inferer, mask=mask, mask_seed=SEED, seed=SEED, **settings)
             prepared = rec.prepare(case)
             ref = prepared["reference"] / prepared["reference"].max()

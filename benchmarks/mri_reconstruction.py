@@ -135,11 +135,12 @@ def cases(num_flair: int, sets: list[str]) -> list[tuple[str, torch.Tensor, torc
 
 
 def bundle_dc() -> dict[str, float | str]:
-    """The multi-coil settings of the bundle's inference.json: sense_lam, sense_iterations, coil_combination."""
+    """The multi-coil settings of the bundle's inference.json: sense_lam, sense_iterations, coil_combination and how μ
+    is built (mu_iterations)."""
     import json
 
     config = json.loads((BUNDLE / "configs" / "inference.json").read_text())
-    keys = ("sense_lam", "sense_iterations", "coil_combination")
+    keys = ("sense_lam", "sense_iterations", "coil_combination", "mu_iterations")
     return {key: config[key] for key in keys if key in config}
 
 
@@ -162,6 +163,12 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=4, help="held-out FLAIR slices")
     parser.add_argument("--quick", action="store_true", help="1 FLAIR slice, 30 L1 iterations")
     parser.add_argument("--d3gm", default=str(BUNDLE / "models" / "model.pt"))
+    parser.add_argument(
+        "--mu_iterations",
+        type=int,
+        default=None,
+        help="CG-SENSE iterations of μ that the --d3gm weights trained with (default: inference.json's)",
+    )
     parser.add_argument("--irsde", default=str(ROOT / "benchmarks" / "models" / "irsde.pt"))
     parser.add_argument("--varnet", default=str(ROOT / "benchmarks" / "models" / "varnet.pt"))
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS, help="which case sets to run")
@@ -178,10 +185,11 @@ def main() -> None:
     data = cases(1 if args.quick else args.slices, args.sets)
 
     d3gm, d3gm_inferer = load_network(Path(args.d3gm), tau=2.0)
-    learned: dict[str, tuple] = {"D³GM": (d3gm, d3gm_inferer)}
+    mu_iterations = bundle_dc().get("mu_iterations", 0) if args.mu_iterations is None else args.mu_iterations
+    learned: dict[str, tuple] = {"D³GM": (d3gm, d3gm_inferer, mu_iterations)}
     if Path(args.irsde).is_file():
-        try:
-            learned["IR-SDE (τ=1)"] = load_network(Path(args.irsde), tau=1.0)
+        try:  # trained at equal budget with the SENSE adjoint as μ
+            learned["IR-SDE (τ=1)"] = (*load_network(Path(args.irsde), tau=1.0), 0)
         except RuntimeError as e:  # weights of another architecture than the bundle's network
             print(f"IR-SDE row skipped: {args.irsde} does not fit the bundle's network ({str(e).splitlines()[0]})")
     varnet = None
@@ -193,8 +201,8 @@ def main() -> None:
     def diffusion(name: str, dc: str, steps: int, sampler: str = "ode", **settings) -> Callable:
         """A diffusion row; the coil-combined SENSE image unless ``settings`` say otherwise (the bundle default's
         row passes the bundle's combination)."""
-        net, inferer = learned[name]
-        settings = {"coil_combination": "sense", **settings}
+        net, inferer, mu_iterations = learned[name]
+        settings = {"coil_combination": "sense", **settings, "mu_iterations": mu_iterations}
         rec = D3GMReconstructor(
             net,
             inferer,

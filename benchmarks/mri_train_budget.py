@@ -19,7 +19,9 @@ git-ignored; each run's EMA weights are also written as ``model.pt`` for the oth
 * ``tau``: the bundle's network as D³GM (τ = 2) and as IR-SDE (τ = 1), the paper's ablation;
 * ``noise``: the training's complex k-space noise against noiseless k-space;
 * ``context``: crops of whole phase-encoding lines (the bundle's 64 x 192, cut after the k-space simulation of the
-  whole slice width) against 64 x 64 patches cut from the same simulation, which see a third of the aliasing's line.
+  whole slice width) against 64 x 64 patches cut from the same simulation, which see a third of the aliasing's line;
+* ``mu``: μ of multi-coil k-space as the SENSE adjoint (the paper's) against 5 CG-SENSE iterations
+  (``mu_iterations``, in training and in the validator alike; single-coil μ is the same for both).
 """
 
 from __future__ import annotations
@@ -71,6 +73,10 @@ COMPARISONS: dict[str, dict[str, tuple[str, dict]]] = {
     "context": {
         "64 x 192 crops: whole phase-encoding lines, the bundle's": ("lines", {}),
         "64 x 64 patches: a third of each line": ("patches", {f"{CROP_AFTER_SIMULATION}#roi_size": [64, 64]}),
+    },
+    "mu": {
+        "μ = SENSE adjoint, the bundle's": ("adjoint", {}),
+        "μ = CG-SENSE, 5 iterations": ("cg-sense", {"mu_iterations": 5}),
     },
 }
 

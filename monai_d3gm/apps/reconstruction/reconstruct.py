@@ -140,6 +140,9 @@ class D3GMReconstructor:
             coil-combined image's phase (phase 0 outside the support), "zero_filled" is the RSS of the zero-filled
             coil images, and several samples average their RSS images. Putting the measurements back is data
             consistency, so ``data_consistency="none"`` keeps the SENSE combination. Single-coil data ignores it.
+        mu_iterations: how μ is built from multi-coil k-space: 0, the SENSE adjoint (the paper's μ); n > 0, n CG-SENSE
+            iterations (:class:`.transforms.SenseAdjoint`). Must be what the network was trained with
+            (``train.json``'s ``mu_iterations``). Single-coil μ is the same either way.
         device: where to run.
     """
 
@@ -158,6 +161,7 @@ class D3GMReconstructor:
         sense_lam: float = 1.0,
         sense_iterations: int = 5,
         coil_combination: str = "sense",
+        mu_iterations: int = 0,
         device: str | torch.device = "cpu",
     ) -> None:
         if data_consistency not in DC_MODES:
@@ -179,6 +183,7 @@ class D3GMReconstructor:
         self.sense_lam = sense_lam
         self.sense_iterations = sense_iterations
         self.coil_combination = coil_combination
+        self.sense_image = SenseAdjoint(mu_iterations)
         self.device = torch.device(device)
 
     def prepare(self, case: dict[str, Any]) -> dict[str, Any]:
@@ -226,7 +231,7 @@ class D3GMReconstructor:
         if transposed:
             kspace, mask = kspace.transpose(-2, -1), mask.transpose(-2, -1)
             maps = None if maps is None else maps.transpose(-2, -1)
-        mu, scale = NormalizeByMax()(SenseAdjoint()(kspace, maps))
+        mu, scale = NormalizeByMax()(self.sense_image(kspace, maps))
         return {
             "kspace": kspace / scale,
             "mask": mask,

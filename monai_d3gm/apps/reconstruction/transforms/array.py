@@ -19,7 +19,7 @@ from ....utils import finite_number
 from ..acquisition import add_kspace_noise, random_coil_maps, rss_peak
 from ..errors import MRIInputError
 from ..fft import channels_to_complex, complex_to_channels, fft2c, ifft2c, tensor_input
-from ..sense import SenseOperator, absorb_background_phase, espirit_maps
+from ..sense import SenseOperator, absorb_background_phase, conjugate_gradient, espirit_maps, sampling_mask_of
 
 __all__ = [
     "SimulateKspace",
@@ -328,11 +328,23 @@ class AbsorbBackgroundPhase(Transform):
 
 
 class SenseAdjoint(Transform):
-    """The SENSE-adjoint image Σ_c conj(S_c) F⁻¹ y_c (for one coil without maps, the zero-filled image): D³GM's μ.
+    """D³GM's μ: the SENSE-adjoint image Σ_c conj(S_c) F⁻¹ y_c (for one coil without maps, the zero-filled image), or
+    with ``iterations`` > 0 the CG-SENSE image that starts from it.
+
+    Args:
+        iterations: 0 for the adjoint, the paper's μ. n > 0 runs n conjugate-gradient iterations on AᴴA x = Aᴴy
+            (A = M F S, M the k-space's sampling pattern: where any coil holds a sample) from x = 0: the least-squares
+            SENSE image, stopped early (the first iterate is the adjoint, rescaled). It unfolds the aliasing the coils
+            can resolve. Single-coil and fully sampled k-space give the adjoint itself (AᴴA is the identity on it).
 
     Returns:
         complex (H, W).
     """
+
+    def __init__(self, iterations: int = 0) -> None:
+        if int(iterations) != iterations or iterations < 0:
+            raise MRIInputError(f"iterations must be a whole number >= 0 (0: the adjoint), got {iterations!r}.")
+        self.iterations = int(iterations)
 
     def __call__(self, kspace, maps=None) -> torch.Tensor:
         k = as_kspace(kspace)
@@ -346,8 +358,11 @@ class SenseAdjoint(Transform):
         if not bool(torch.isfinite(s).all()):
             raise MRIInputError("coil maps contain NaN or Inf values; re-estimate them (EstimateCoilMaps).")
         s = _check_finite_output(s.to(torch.complex64), s, "converting the coil maps to complex64")
-        image = SenseOperator(s[None], torch.ones(k.shape[-2:])).adjoint(k[None])[0]
-        return _check_finite_output(image, k, "the SENSE adjoint of the k-space with these maps")
+        op = SenseOperator(s[None], sampling_mask_of(k))
+        image = op.adjoint(k[None])
+        if self.iterations:
+            image = conjugate_gradient(op.normal, image, iterations=self.iterations)
+        return _check_finite_output(image[0], k, "the SENSE image of the k-space with these maps")
 
 
 class NormalizeByMax(Transform):

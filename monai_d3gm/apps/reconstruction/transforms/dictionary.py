@@ -279,13 +279,18 @@ class AbsorbBackgroundPhased(MapTransform):
 
 
 class SenseAdjointd(MapTransform):
-    """Dictionary :class:`SenseAdjoint`: k-space keys → complex images under ``output_keys`` (μ, the reference)."""
+    """Dictionary :class:`SenseAdjoint`: k-space keys → complex images under ``output_keys`` (μ, the reference).
+
+    ``iterations`` > 0 gives the CG-SENSE image (:class:`SenseAdjoint`); a fully sampled reference is its adjoint
+    either way.
+    """
 
     def __init__(
         self,
         keys: KeysCollection = "kspace",
         output_keys: str | Sequence[str] = "mu",
         maps_key: str | None = "maps",
+        iterations: int = 0,
         allow_missing_keys: bool = False,
     ) -> None:
         init_keys(self, keys, allow_missing_keys)
@@ -293,7 +298,7 @@ class SenseAdjointd(MapTransform):
         if len(self.output_keys) != len(self.keys):
             raise MRIInputError(f"output_keys {self.output_keys} must pair with keys {list(self.keys)}.")
         self.maps_key = maps_key
-        self.adjoint = SenseAdjoint()
+        self.adjoint = SenseAdjoint(iterations)
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         d = checked_copy(self, data)

@@ -117,9 +117,11 @@ def test_bad_images():
         NormalizeByMaxd(["mu"])({"mu": torch.zeros(4, 4)})
 
 
+@pytest.mark.parametrize("mu_iterations", [0, 4])
 @pytest.mark.parametrize("num_coils", [1, 4])
-def test_training_and_inference_build_the_same_mu(num_coils):
-    """One code path builds μ: the training chain and the reconstructor's ``prepare`` agree for the same input."""
+def test_training_and_inference_build_the_same_mu(num_coils, mu_iterations):
+    """One code path builds μ: the training chain and the reconstructor's ``prepare`` agree for the same input, with
+    the SENSE adjoint and with CG-SENSE."""
     from monai.transforms import Compose
 
     from monai_d3gm.apps.reconstruction.acquisition import random_coil_maps
@@ -146,12 +148,13 @@ def test_training_and_inference_build_the_same_mu(num_coils):
     train = Compose([
         UndersampleKspaced("kspace", mask=mask(full.shape[-2:], seed=3), full_key="kspace_full"),
         AbsorbBackgroundPhased("kspace", maps_key="maps"),
-        SenseAdjointd(["kspace", "kspace_full"], output_keys=["mu", "target"], maps_key="maps"),
+        SenseAdjointd(["kspace", "kspace_full"], output_keys=["mu", "target"], maps_key="maps",
+                      iterations=mu_iterations),
         NormalizeByMaxd(["mu", "target"], reference_key="mu"),
         ComplexToChannelsd(["mu", "target"]),
     ])  # fmt: skip
     trained = train({"kspace": full, "maps": maps if num_coils > 1 else None})  # one coil: its own phase, no maps
-    reconstructor = D3GMReconstructor(torch.nn.Identity(), None, mask=mask, mask_seed=3)
+    reconstructor = D3GMReconstructor(torch.nn.Identity(), None, mask=mask, mask_seed=3, mu_iterations=mu_iterations)
     case = {"kspace": full} if num_coils == 1 else {"kspace": full, "maps": maps}
     prepared = reconstructor.prepare(case)
     torch.testing.assert_close(complex_to_channels(prepared["mu"][None, None])[0], trained["mu"])
@@ -206,3 +209,34 @@ def test_absorb_background_phase_without_calibration_region_and_with_a_given_sin
     torch.testing.assert_close(
         AbsorbBackgroundPhase()(kspace, gain), AbsorbBackgroundPhase()(kspace), atol=1e-5, rtol=0
     )
+
+
+def test_cg_sense_mu_unfolds_what_the_coils_resolve():
+    """``SenseAdjoint(iterations=n)``: on undersampled multi-coil k-space each CG iteration fits the data better and
+    comes closer to the image than the adjoint does; one coil, or fully sampled k-space, gives the adjoint itself."""
+    from monai_d3gm.apps.reconstruction.acquisition import random_coil_maps
+    from monai_d3gm.apps.reconstruction.sense import SenseOperator
+    from monai_d3gm.apps.reconstruction.transforms import SenseAdjoint
+
+    image = torch.from_numpy(phantom(64, 64)).to(torch.complex64)
+    maps = random_coil_maps(8, 64, 64, np.random.RandomState(1))
+    mask = CartesianMask("equispaced", 4, 0.08)((64, 64), seed=0)
+    full = fft2c(maps * image)
+    kspace = full * mask
+    op = SenseOperator(maps[None], mask)
+
+    def fit(x):  # least-squares scale of x against the image, then the relative error and the data residual
+        scale = (x.conj() * image).sum() / (x.conj() * x).sum()
+        x = scale * x
+        return float((x - image).norm() / image.norm()), float((op.forward(x[None]) - kspace[None]).norm())
+
+    errors = [fit(SenseAdjoint(n)(kspace, maps)) for n in (0, 2, 8)]
+    assert errors[2][0] < errors[1][0] < errors[0][0] and errors[2][0] < 0.7 * errors[0][0], errors
+    assert errors[2][1] < errors[1][1] < errors[0][1], errors
+    adjoint = SenseAdjoint()(full, maps)
+    torch.testing.assert_close(SenseAdjoint(5)(full, maps), adjoint, atol=1e-5, rtol=1e-4)
+    phase = maps[:1] / maps[:1].abs().clamp_min(1e-12)  # one coil: a unit-modulus phase map
+    one = fft2c(phase * image) * mask
+    torch.testing.assert_close(SenseAdjoint(5)(one, phase), SenseAdjoint()(one, phase), atol=1e-5, rtol=1e-4)
+    with pytest.raises(MRIInputError, match="iterations"):
+        SenseAdjoint(-1)
