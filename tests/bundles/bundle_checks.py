@@ -189,7 +189,7 @@ def _torchrun(
            "--save_interval", "1", "--loss_log_interval", "1"]  # fmt: skip
     for key, value in overrides.items():
         cmd += [f"--{key.replace('__', '#')}", repr(value) if not isinstance(value, str) else value]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}  # an abort prints every thread's stack
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     if proc.returncode != 0 and _WORKER_ABORT in proc.stderr:
         # a worker aborted in C++ (std::terminate, SIGABRT) rather than raising: seen once in CI out of many runs, not
