@@ -21,7 +21,10 @@ git-ignored; each run's EMA weights are also written as ``model.pt`` for the oth
 * ``context``: crops of whole phase-encoding lines (the bundle's 64 x 192, cut after the k-space simulation of the
   whole slice width) against 64 x 64 patches cut from the same simulation, which see a third of the aliasing's line;
 * ``mu``: μ of multi-coil k-space as the SENSE adjoint (the paper's) against 5 CG-SENSE iterations
-  (``mu_iterations``, in training and in the validator alike; single-coil μ is the same for both).
+  (``mu_iterations``, in training and in the validator alike; single-coil μ is the same for both);
+* ``parameterisation``: what the network predicts: the residual x0 − μ (the bundle's), x0 itself, and the noise ε
+  (the paper's score matching), three at once; ε trains without chain states (``chain_prob`` 0), whose noise is
+  not a drawn one.
 """
 
 from __future__ import annotations
@@ -77,6 +80,11 @@ COMPARISONS: dict[str, dict[str, tuple[str, dict]]] = {
     "mu": {
         "μ = SENSE adjoint, the bundle's": ("adjoint", {}),
         "μ = CG-SENSE, 5 iterations": ("cg-sense", {"mu_iterations": 5}),
+    },
+    "parameterisation": {
+        "residual x0 − μ, the bundle's": ("residual", {}),
+        "x0": ("sample", {"prediction_type": "sample"}),
+        "noise ε, no chain states": ("epsilon", {"prediction_type": "epsilon", "chain_prob": 0.0}),
     },
 }
 
