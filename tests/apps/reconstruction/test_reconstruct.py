@@ -174,6 +174,27 @@ def test_rss_coil_combination_keeps_the_measured_coil_data():
         reconstructor(coil_combination="adaptive")
 
 
+def test_cg_sense_mu_keeps_the_zero_filled_output():
+    """``mu_iterations`` > 0 builds μ by CG-SENSE (closer to the image than the adjoint), while the written
+    "zero_filled" stays the zero-filled (SENSE-adjoint) image of the input."""
+    from monai_d3gm.apps.reconstruction.transforms import SenseAdjoint
+
+    kspace, _ = SimulateKspace(num_coils=4, phase="none")(phantom(48, 48))
+    mask = CartesianMask("equispaced", 4, 0.08)((48, 48), seed=0)
+    case = {"kspace": (kspace * mask).numpy(), "mask": mask.numpy()}
+    plain = reconstructor(mask=None, calib_width=12, coil_combination="sense")
+    cg = reconstructor(mask=None, calib_width=12, coil_combination="sense", mu_iterations=5)
+    a, b = plain.prepare(case), cg.prepare(case)
+    torch.testing.assert_close(a["kspace"] * a["scale"], b["kspace"] * b["scale"])
+    assert float((a["mu"] * a["scale"] - b["mu"] * b["scale"]).abs().max()) > 0.05 * float(
+        a["mu"].abs().max() * a["scale"]
+    )
+    torch.testing.assert_close(
+        b["mu"], SenseAdjoint(5)(b["kspace"], b["maps"]) / SenseAdjoint(5)(b["kspace"], b["maps"]).abs().max()
+    )
+    torch.testing.assert_close(cg(case)["zero_filled"], plain(case)["zero_filled"], atol=1e-5, rtol=1e-4)
+
+
 def test_single_coil_result_does_not_depend_on_the_acquisition_phase():
     """Single-coil k-space carries a global and a smooth phase the network did not learn: the phase map of its
     calibration region removes it, so μ, and without data consistency the result, are the same for any global phase;
