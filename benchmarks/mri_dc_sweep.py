@@ -29,6 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default=str(BUNDLE / "models" / "model.pt"))
     parser.add_argument("--slices", type=int, default=1, help="slices per validation volume")
+    parser.add_argument("--mu_iterations", type=int, default=0, help="μ's CG-SENSE iterations of --weights")
     args = parser.parse_args()
     net, inferer = load_network(Path(args.weights), tau=2.0)
     cases = held_out_cases(split_volumes(SPLIT, "validation", SHARED), args.slices, num_coils=(8,), seed=SEED)
@@ -36,7 +37,13 @@ def main() -> None:
     for lam, iterations in SETTINGS:
         for sampler, steps in SAMPLERS:
             validate = ReconstructionValidator(
-                cases, inferer, sampler=sampler, num_inference_steps=steps, sense_lam=lam, sense_iterations=iterations
+                cases,
+                inferer,
+                sampler=sampler,
+                num_inference_steps=steps,
+                sense_lam=lam,
+                sense_iterations=iterations,
+                mu_iterations=args.mu_iterations,
             )
             m = validate(net)
             rows.append([lam, iterations, f"{sampler} {steps}", f"{m['psnr']:.2f}", f"{m['ssim']:.3f}",

@@ -37,6 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default=str(BUNDLE / "models" / "model.pt"))
     parser.add_argument("--tau", type=float, default=2.0)
+    parser.add_argument("--mu_iterations", type=int, default=0, help="μ's CG-SENSE iterations of --weights")
     args = parser.parse_args()
     net, inferer = load_network(Path(args.weights), tau=args.tau)
     estimate_maps = EstimateCoilMaps()
@@ -56,7 +57,12 @@ def main() -> None:
                 for sampler, dc in configs:
                     for steps in STEPS:
                         rec = D3GMReconstructor(
-                            net, inferer, data_consistency=dc, num_inference_steps=steps, sampler=sampler
+                            net,
+                            inferer,
+                            data_consistency=dc,
+                            num_inference_steps=steps,
+                            sampler=sampler,
+                            mu_iterations=args.mu_iterations,
                         )
                         x = rec(case)["reconstruction"]
                         scores.setdefault((f"{sampler}, DC {dc}", steps, f"{coils}-coil {acc}x"), []).append(

@@ -231,7 +231,7 @@ class D3GMReconstructor:
         if transposed:
             kspace, mask = kspace.transpose(-2, -1), mask.transpose(-2, -1)
             maps = None if maps is None else maps.transpose(-2, -1)
-        mu, scale = NormalizeByMax()(self.sense_image(kspace, maps))
+        mu, scale = NormalizeByMax()(self.sense_image(kspace, maps, mask))
         return {
             "kspace": kspace / scale,
             "mask": mask,
@@ -273,8 +273,9 @@ class D3GMReconstructor:
 
         Returns:
             a dictionary with "reconstruction" (complex (H, W), in the input's scale), "magnitude", "zero_filled"
-            (magnitude of μ), "reference" (magnitude or None), "std" (magnitude of the samples' spread, or None),
-            "mask", and "metrics" ({"d3gm": {psnr, ssim}, "zero_filled": {...}} when a reference exists).
+            (the magnitude of the zero-filled, SENSE-adjoint image, or with ``coil_combination="rss"`` the RSS of the
+            zero-filled coil images), "reference" (magnitude or None), "std" (magnitude of the samples' spread, or
+            None), "mask", and "metrics" ({"d3gm": {psnr, ssim}, "zero_filled": {...}} when a reference exists).
         """
         return self.reconstruct_batch([self.prepare(case)], seeds=[self.seed])[0]
 

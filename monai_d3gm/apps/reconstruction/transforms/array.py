@@ -333,20 +333,26 @@ class SenseAdjoint(Transform):
 
     Args:
         iterations: 0 for the adjoint, the paper's μ. n > 0 runs n conjugate-gradient iterations on AᴴA x = Aᴴy
-            (A = M F S, M the k-space's sampling pattern: where any coil holds a sample) from x = 0: the least-squares
+            (A = M F S; M the sampling mask, by default where any coil holds a sample) from x = 0: the least-squares
             SENSE image, stopped early (the first iterate is the adjoint, rescaled). It unfolds the aliasing the coils
-            can resolve. Single-coil and fully sampled k-space give the adjoint itself (AᴴA is the identity on it).
+            can resolve. Fully sampled k-space keeps its adjoint (no iteration runs), and so does single-coil k-space
+            with a unit-modulus phase map, for which AᴴA is the identity on the adjoint.
 
     Returns:
         complex (H, W).
     """
 
     def __init__(self, iterations: int = 0) -> None:
-        if int(iterations) != iterations or iterations < 0:
+        try:
+            whole = not isinstance(iterations, bool) and float(iterations).is_integer() and iterations >= 0
+        except (TypeError, ValueError):
+            whole = False
+        if not whole:
             raise MRIInputError(f"iterations must be a whole number >= 0 (0: the adjoint), got {iterations!r}.")
         self.iterations = int(iterations)
 
-    def __call__(self, kspace, maps=None) -> torch.Tensor:
+    def __call__(self, kspace, maps=None, mask=None) -> torch.Tensor:
+        """``mask``: the (H, W) sampling mask of the CG's forward model (default: where any coil holds a sample)."""
         k = as_kspace(kspace)
         if maps is None:
             if k.shape[0] != 1:
@@ -358,10 +364,13 @@ class SenseAdjoint(Transform):
         if not bool(torch.isfinite(s).all()):
             raise MRIInputError("coil maps contain NaN or Inf values; re-estimate them (EstimateCoilMaps).")
         s = _check_finite_output(s.to(torch.complex64), s, "converting the coil maps to complex64")
-        op = SenseOperator(s[None], sampling_mask_of(k))
+        sampled = sampling_mask_of(k) if mask is None else tensor_input(mask, "mask")
+        op = SenseOperator(s[None], sampled)
         image = op.adjoint(k[None])
-        if self.iterations:
-            image = conjugate_gradient(op.normal, image, iterations=self.iterations)
+        if self.iterations and not bool((sampled != 0).all()):
+            peak = float(image.abs().max())  # the CG in units of the adjoint's peak: its sums of squares neither
+            if peak > 0:  # overflow nor underflow float32 at any scanner's scale, and μ scales with the data
+                image = conjugate_gradient(op.normal, image / peak, iterations=self.iterations) * peak
         return _check_finite_output(image[0], k, "the SENSE image of the k-space with these maps")
 
 

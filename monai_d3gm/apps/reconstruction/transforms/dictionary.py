@@ -281,8 +281,8 @@ class AbsorbBackgroundPhased(MapTransform):
 class SenseAdjointd(MapTransform):
     """Dictionary :class:`SenseAdjoint`: k-space keys → complex images under ``output_keys`` (μ, the reference).
 
-    ``iterations`` > 0 gives the CG-SENSE image (:class:`SenseAdjoint`); a fully sampled reference is its adjoint
-    either way.
+    ``iterations`` > 0 gives the CG-SENSE image (:class:`SenseAdjoint`), with the sampling mask of each key's
+    k-space (where any coil holds a sample); a fully sampled reference keeps its adjoint.
     """
 
     def __init__(

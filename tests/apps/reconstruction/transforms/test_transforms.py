@@ -238,5 +238,14 @@ def test_cg_sense_mu_unfolds_what_the_coils_resolve():
     phase = maps[:1] / maps[:1].abs().clamp_min(1e-12)  # one coil: a unit-modulus phase map
     one = fft2c(phase * image) * mask
     torch.testing.assert_close(SenseAdjoint(5)(one, phase), SenseAdjoint()(one, phase), atol=1e-5, rtol=1e-4)
-    with pytest.raises(MRIInputError, match="iterations"):
-        SenseAdjoint(-1)
+    for bad in (-1, 2.5, float("nan"), True, "5"):
+        with pytest.raises(MRIInputError, match="iterations"):
+            SenseAdjoint(bad)
+    # the CG runs in units of the adjoint's peak: μ scales with the data at any scanner's scale, without overflow
+    for scale in (1e-20, 1e20):
+        torch.testing.assert_close(SenseAdjoint(8)(kspace * scale, maps) / scale, SenseAdjoint(8)(kspace, maps),
+                                   atol=1e-5, rtol=1e-4)  # fmt: skip
+    # an explicit mask: samples that happen to be exactly zero on an acquired line stay in the forward model
+    holes = kspace.clone()
+    holes[:, :, int(mask.nonzero()[0, 1])] = 0  # one acquired line measured as zeros
+    assert not torch.equal(SenseAdjoint(8)(holes, maps, mask), SenseAdjoint(8)(holes, maps))
