@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from classical import metrics
-from mri_reconstruction import BUNDLE, SEED, SHARED, SPLIT, bundle_dc, load_network
+from mri_reconstruction import BUNDLE, SEED, SHARED, SPLIT, bundle_dc
 
 from monai_d3gm.apps.reconstruction.dataset import split_volumes
 from monai_d3gm.apps.reconstruction.fft import channels_to_complex, complex_to_channels
@@ -36,7 +36,7 @@ from monai_d3gm.apps.reconstruction.masks import CartesianMask
 from monai_d3gm.apps.reconstruction.reconstruct import D3GMReconstructor
 from monai_d3gm.apps.reconstruction.validation import held_out_cases
 
-from _common import print_table
+from _common import load_bundle_network, print_table
 
 PROTOCOLS = ((4, 0.08), (8, 0.04))
 STEPS = (3, 10, 20, 50)
@@ -65,6 +65,9 @@ def main() -> None:
     parser.add_argument(
         "--mu_iterations", type=int, default=None, help="μ's CG-SENSE iterations of --weights (default: the bundle's)"
     )
+    parser.add_argument(
+        "--prediction_type", default=None, help="what --weights predict: residual, sample or epsilon (the bundle's)"
+    )
     parser.add_argument("--slices", type=int, default=1, help="slices per validation volume")
     parser.add_argument("--samplers", nargs="+", default=["posterior", "ode"])
     parser.add_argument("--steps", nargs="+", type=int, default=list(STEPS), help="step counts of the final table")
@@ -74,7 +77,8 @@ def main() -> None:
     parser.add_argument("--time-shift", type=float, default=0.0, help="δ: the network sees the step (1 − δ) t")
     parser.add_argument("--figure", default=None)
     args = parser.parse_args()
-    net, inferer = load_network(Path(args.weights), tau=args.tau)
+    updates = {} if args.prediction_type is None else {"prediction_type": args.prediction_type}
+    net, inferer = load_bundle_network(BUNDLE, Path(args.weights), tau=args.tau, **updates)
     sampling_net = TimeShift(net, args.time_shift) if args.time_shift else net
     sched = inferer.scheduler
     volumes = split_volumes(SPLIT, "validation", SHARED)[: args.volumes]
