@@ -198,7 +198,7 @@ def _torchrun(
     first = ""
     if proc.returncode != 0 and _only_aborted(proc.stderr):
         # a worker aborted in C++ ("terminate called without an active exception", SIGABRT) rather than raising a
-        # Python error: once in CI, and in 1 of 80 local runs (that one with both cores saturated); Gloo's threads can
+        # Python error: once in CI, and in 1 of 120 local runs (that one with both cores saturated); Gloo's threads can
         # abort while a process tears down (pytorch/pytorch#179291). One retry tells that rare crash from a real
         # failure, which raises a Python error (never retried) or repeats.
         first = f"first attempt aborted (SIGABRT), retried:\n{proc.stderr[-2000:]}\n"

@@ -334,14 +334,14 @@ class D3GMReconstructor:
             # pixels outside the coil maps' support (ESPIRiT's crop) do not enter the SENSE model: no measurement
             # constrains them, so, as in SENSE, they are zero rather than whatever the network left there
             stack = stack * (maps.abs().sum(0) > 0).to(stack.device)
-            if self.sense_image.iterations:  # μ is the CG-SENSE image; the zero-filled image is the adjoint's
-                zero_filled = SenseAdjoint()(prepared["kspace"], maps).abs()
             if self.coil_combination == "rss" and self.data_consistency != "none":
                 # at the normalised scale (squares of k-space near 1e20 overflow float32), before the scale goes back
                 kspace = prepared["kspace"].to(stack.device)
                 rss = consistent_coil_rss(stack, maps.to(stack.device), kspace, prepared["mask"])
                 stack = torch.polar(rss, stack.angle())  # angle 0 where the SENSE image is 0
                 zero_filled = root_sum_of_squares(ifft2c(kspace), dim=0)  # the input, combined alike
+            elif self.sense_image.iterations:  # μ is the CG-SENSE image; the zero-filled image is the adjoint's
+                zero_filled = SenseAdjoint()(prepared["kspace"], maps).abs()
         stack = stack * prepared["scale"]
         mu_abs, mask = zero_filled * prepared["scale"], prepared["mask"]
         if prepared.get("transposed"):
