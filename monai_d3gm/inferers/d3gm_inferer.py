@@ -23,13 +23,19 @@ __all__ = ["D3GMInferer", "NonFiniteSampleError", "chain_state", "network_input"
 DataConsistency = Callable[[torch.Tensor, int], torch.Tensor]
 
 
-def _check_finite(
-    sample: torch.Tensor, model_output: torch.Tensor, i: int, t: int, t_prev: int, steps: int, dc: bool
-) -> None:
-    if bool(torch.isfinite(sample).all()):
+def _check_finite(finite: list[torch.Tensor], pairs: list[tuple[int, int]], dc: bool) -> None:
+    """Raise for the first step whose state became NaN/Inf.
+
+    ``finite[i]`` holds (state finite, network output finite) of step i as a device tensor, so the sampler never waits
+    for the device inside its loop; this reads them once, after the last step.
+    """
+    flags = torch.stack(finite).cpu()
+    if bool(flags[:, 0].all()):
         return
+    i = int(torch.nonzero(~flags[:, 0])[0])
+    (t, t_prev), steps = pairs[i], len(pairs)
     where = f"at step {i + 1} of {steps} (t = {t} -> {t_prev})"
-    if not bool(torch.isfinite(model_output).all()):
+    if not bool(flags[i, 1]):
         raise NonFiniteSampleError(
             f"the network's output is NaN/Inf {where}; check the weights (a diverged or corrupt checkpoint), the "
             "input's scale (normalise it as the training data was) and, on GPU, try float32 instead of half precision."
@@ -310,12 +316,14 @@ class D3GMInferer(Inferer):
         t_batch = torch.empty(mu.shape[0], dtype=torch.long, device=mu.device)
         show = self.progress if verbose is None else verbose
         iterator = tqdm(pairs, desc="D3GM sampling", leave=False) if show and has_tqdm else pairs
+        finite = []
         for i, (t, t_prev) in enumerate(iterator):
             model_output = network(network_input(sample, mu), t_batch.fill_(t), **network_kwargs)
             sample, x0 = scheduler.step(model_output, t, sample, mu, generator, prev_timestep=t_prev, sampler=sampler)
             if dc is not None:
                 sample = dc(sample, t_prev)
-            _check_finite(sample, model_output, i, t, t_prev, steps, dc is not None)
+            finite.append(torch.stack((torch.isfinite(sample).all(), torch.isfinite(model_output).all())))
             if callback is not None:
                 callback({"i": i, "t": t, "t_prev": t_prev, "sample": sample, "pred_original_sample": x0})
+        _check_finite(finite, pairs, dc is not None)
         return sample

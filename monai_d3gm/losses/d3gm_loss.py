@@ -73,7 +73,7 @@ class D3GMLoss(_Loss):
             x0_hat = sched.predict_original_sample(input, t, x_t, mu, clip=False)  # no clamp: keep the gradients
             if self.loss_type == D3GMLossType.SCORE:
                 eps_hat = sched.epsilon_from_original_sample(x0_hat, t, x_t, mu)
-                weight = 1.0 / (sched.tau**2 * sched._gather(sched.variances, t, x_t))
+                weight = 1.0 / (sched.tau**2 * sched.sde.variance(t, x_t))
                 loss = weight * (eps_hat - noise) ** 2
             else:
                 predicted = sched.reverse_sde_mean(x_t, x0_hat, mu, t, t - 1)

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from .coefficient_decoupled import CoefficientDecoupledScheduler
-from .d3gm import D3GMPredictionType, D3GMSampler, D3GMScheduler, euler_maruyama_forward, mean_reverting_tables
+from .d3gm import D3GMScheduler
 from .noise import ItemNoise, NoiseSource
+from .samplers import D3GMSampler, Samplers, ode_step, posterior_step, sde_step
 from .schedules import ThetaSchedules
+from .sde import D3GMPredictionType, MeanRevertingSDE, mean_reverting_tables

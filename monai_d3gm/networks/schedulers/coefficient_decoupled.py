@@ -10,6 +10,7 @@ import torch
 
 from ...errors import D3GMInputError
 from .d3gm import D3GMScheduler
+from .sde import recursive_variances
 
 __all__ = ["CoefficientDecoupledScheduler"]
 
@@ -42,14 +43,7 @@ class CoefficientDecoupledScheduler(D3GMScheduler):
         return torch.full_like(self.thetas, sigma_sq)
 
     def _marginal_variances(self, sigmas_sq: torch.Tensor) -> torch.Tensor:
-        keep = torch.exp(-2.0 * self.thetas * self.dt)
-        variances = torch.zeros_like(self.thetas)
-        for i in range(1, self.num_train_timesteps + 1):
-            added = (
-                self.tau**2 * sigmas_sq[i] * -math.expm1(-2.0 * float(self.thetas[i]) * self.dt) / (2 * self.thetas[i])
-            )
-            variances[i] = variances[i - 1] * keep[i] + added
-        return variances
+        return recursive_variances(self.thetas, self.dt, sigmas_sq, self.tau)
 
     @property
     def prior_std(self) -> float:

@@ -9,63 +9,33 @@ Forward SDE (time index i = 0..T, i = 0 is the clean image, μ is the degraded i
 with marginal N(m_i, v_i), m_i = μ + (x0 − μ) e^{−θ̄_i}, v_i = τ² λ² (1 − e^{−2 θ̄_i}), and stationary law N(μ, τ²λ²).
 IR-SDE is τ = 1. For the tied (measure-preserving) case the residual r = (x − μ)/(τλ) follows a variance-preserving
 DDPM with ᾱ_i = e^{−2 θ̄_i}; this is what MONAI's ``betas`` / ``alphas`` / ``alphas_cumprod`` hold here.
+
+The maths lives in :class:`~.sde.MeanRevertingSDE` (tables, marginal, posterior, parameterisations) and in the
+sampler functions of ``samplers.py``; this class is their MONAI face: it checks its arguments once per call and
+dispatches.
 """
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import torch
 from monai.networks.schedulers import NoiseSchedules, Scheduler
-from monai.utils import StrEnum
 
 from ...errors import D3GMInputError
 from ...utils import finite_number
 from .noise import NoiseSource, randn
+from .samplers import D3GMSampler, Samplers
 from .schedules import ThetaSchedules
+from .sde import (
+    D3GMPredictionType,
+    MeanRevertingSDE,
+    closed_form_variances,
+    mean_reverting_tables,
+    tied_diffusion_sq,
+)
 
-__all__ = ["D3GMScheduler", "D3GMSampler", "D3GMPredictionType", "euler_maruyama_forward", "mean_reverting_tables"]
-
-
-class D3GMSampler(StrEnum):
-    """Reverse-time samplers: Euler–Maruyama on the reverse SDE, probability-flow ODE, posterior (ancestral)."""
-
-    SDE = "sde"
-    ODE = "ode"
-    POSTERIOR = "posterior"
-
-
-class D3GMPredictionType(StrEnum):
-    """What the network predicts: the noise ε, the clean image x0, or the residual x0 − μ."""
-
-    EPSILON = "epsilon"
-    SAMPLE = "sample"
-    RESIDUAL = "residual"
-
-
-def mean_reverting_tables(
-    num_train_timesteps: int, schedule: str = "cosine", eps: float = 0.005, **schedule_args
-) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """θ_i, θ̄_i and dt of docs/method.md §2, in float64.
-
-    S_i = Σ_{j≤i} θ_j − θ_0, dt = −ln(eps) / S_T, θ̄_i = S_i dt, so that e^{−θ̄_T} = eps exactly.
-
-    Returns:
-        ``(thetas, thetas_bar, dt)``; both tensors have shape (T + 1,).
-    """
-    try:
-        thetas = ThetaSchedules[schedule](num_train_timesteps, **schedule_args).to(torch.float64)
-    except TypeError as e:
-        raise D3GMInputError(f"theta schedule {schedule!r} does not take the arguments {schedule_args}: {e}.") from e
-    if thetas.shape != (num_train_timesteps + 1,) or not bool(torch.all(thetas[1:] > 0) & torch.isfinite(thetas).all()):
-        raise D3GMInputError(
-            f"theta schedule {schedule!r} must return {num_train_timesteps + 1} finite positive rates; check its "
-            f"arguments {schedule_args}."
-        )
-    sums = torch.cumsum(thetas, 0) - thetas[0]
-    dt = -math.log(eps) / float(sums[-1])
-    return thetas, sums * dt, dt
+__all__ = ["D3GMScheduler", "D3GMSampler", "D3GMPredictionType", "mean_reverting_tables"]
 
 
 @NoiseSchedules.add_def("mean_reverting", "Residual VP view of a mean-reverting SDE: ᾱ_i = exp(-2 θ̄_i), i = 0..T")
@@ -149,25 +119,25 @@ class D3GMScheduler(Scheduler):
         sigmas_sq = self._diffusion_sq()
         #: v_i, the marginal variance of x_i given x0 (includes τ²)
         self.variances = self._marginal_variances(sigmas_sq)
-        #: sqrt(v_i) and e^{−θ̄_i}, tabulated once: the sampler reads them at every step
-        self.marginal_stds = self.variances.sqrt()
-        self.decays = torch.exp(-self.thetas_bar)
-        #: G_i = ∫_0^{t_i} τ² σ_s² ds, the integrated squared diffusion coefficient
-        self.diffusion_integrals = (
-            torch.cumsum(self.tau**2 * sigmas_sq * self.dt, 0) - self.tau**2 * sigmas_sq[0] * self.dt
+        #: the SDE's tables and closed forms, which the methods below check their arguments for and call
+        self.sde = MeanRevertingSDE(
+            self.thetas, self.thetas_bar, self.dt, sigmas_sq, self.variances, self.tau, self.prior_std
         )
+        #: sqrt(v_i), e^{−θ̄_i} and G_i = ∫_0^{t_i} τ² σ_s² ds: the SDE's tables under the scheduler's names
+        self.marginal_stds, self.decays = self.sde.marginal_stds, self.sde.decays
+        self.diffusion_integrals = self.sde.diffusion_integrals
         self.timesteps = torch.arange(num_train_timesteps, 0, -1)
         self._prev_timestep = {int(t): int(t) - 1 for t in self.timesteps}
 
     # ----------------------------------------------------------------------------------------------------------------
-    # the SDE's coefficients
+    # the SDE's coefficients (hooks: CoefficientDecoupledScheduler unties σ from θ)
     def _diffusion_sq(self) -> torch.Tensor:
         """σ_i² (without τ²): tied to θ_i by σ² = 2 λ² θ (measure-preserving). Subclasses decouple it."""
-        return 2.0 * self.lam**2 * self.thetas
+        return tied_diffusion_sq(self.thetas, self.lam)
 
     def _marginal_variances(self, sigmas_sq: torch.Tensor) -> torch.Tensor:
         """v_i = τ²λ²(1 − e^{−2θ̄_i}), the closed form of the tied case."""
-        return (self.tau * self.lam) ** 2 * -torch.expm1(-2.0 * self.thetas_bar)
+        return closed_form_variances(self.thetas_bar, self.tau, self.lam)
 
     @property
     def prior_std(self) -> float:
@@ -199,18 +169,6 @@ class D3GMScheduler(Scheduler):
                 f"{tuple(mu.shape)}; bring mu onto the grid of the clean image first."
             )
 
-    @staticmethod
-    def _gather(table: torch.Tensor, t: int | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
-        """table[t] as a Python float (int t) or as a tensor broadcastable against ``like`` (per-sample t)."""
-        if isinstance(t, int):
-            return float(table[t])
-        values = table.to(t.device)[t].to(dtype=like.dtype, device=like.device)
-        return values.reshape(-1, *([1] * (like.ndim - 1)))
-
-    def _decay(self, t: int | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
-        """e^{−θ̄_t}."""
-        return self._gather(self.decays, t, like)
-
     # ----------------------------------------------------------------------------------------------------------------
     # forward process
     def marginal_mean(
@@ -219,7 +177,7 @@ class D3GMScheduler(Scheduler):
         """m_t = μ + (x0 − μ) e^{−θ̄_t}."""
         t = self._check_timesteps(timesteps)
         self._check_pair(original_samples, mu, "original_samples")
-        return mu + (original_samples - mu) * self._decay(t, original_samples)
+        return self.sde.marginal_mean(original_samples, mu, t)
 
     def marginal_std(self, timesteps: int | torch.Tensor) -> torch.Tensor:
         """sqrt(v_t), the standard deviation of x_t given x0 (float64 tensor shaped like ``timesteps``)."""
@@ -238,9 +196,8 @@ class D3GMScheduler(Scheduler):
             timesteps: integer steps in [0, T], shape (B,).
         """
         self._check_pair(noise, mu, "noise")
-        t = self._check_timesteps(timesteps)
-        std = self._gather(self.marginal_stds, t, original_samples)
-        return self.marginal_mean(original_samples, mu, t) + std * noise
+        self._check_pair(original_samples, mu, "original_samples")
+        return self.sde.add_noise(original_samples, mu, noise, self._check_timesteps(timesteps))
 
     def prior_sample(self, mu: torch.Tensor, generator: NoiseSource = None) -> torch.Tensor:
         """The start of the reverse process, x_T = μ + τλ z (the stationary law of the SDE)."""
@@ -260,14 +217,7 @@ class D3GMScheduler(Scheduler):
 
         For ε: x̂0 = μ + (x_t − μ − sqrt(v_t) ε̂) e^{θ̄_t}; for "sample": the output; for "residual": μ + output.
         """
-        t = _as_index(timesteps)
-        if self.prediction_type == D3GMPredictionType.EPSILON:
-            std = self._gather(self.marginal_stds, t, sample)
-            x0 = mu + (sample - mu - std * model_output) / self._decay(t, sample)
-        elif self.prediction_type == D3GMPredictionType.SAMPLE:
-            x0 = model_output
-        else:
-            x0 = mu + model_output
+        x0 = self.sde.original_sample(model_output, _as_index(timesteps), sample, mu, self.prediction_type)
         if self.clip_sample if clip is None else clip:
             x0 = x0.clamp(*self.clip_sample_values)
         return x0
@@ -276,52 +226,26 @@ class D3GMScheduler(Scheduler):
         self, original_samples: torch.Tensor, timesteps: int | torch.Tensor, sample: torch.Tensor, mu: torch.Tensor
     ) -> torch.Tensor:
         """ε = (x_t − m_t(x0)) / sqrt(v_t); needs t ≥ 1."""
-        t = _as_index(timesteps)
-        std = self._gather(self.marginal_stds, t, sample)
-        return (sample - mu - (original_samples - mu) * self._decay(t, sample)) / std
+        return self.sde.epsilon(original_samples, _as_index(timesteps), sample, mu)
 
     def score_from_original_sample(
         self, original_samples: torch.Tensor, timesteps: int | torch.Tensor, sample: torch.Tensor, mu: torch.Tensor
     ) -> torch.Tensor:
         """∇log p_t(x_t | x0) = −(x_t − m_t(x0)) / v_t; needs t ≥ 1."""
-        t = _as_index(timesteps)
-        var = self._gather(self.variances, t, sample)
-        return -(sample - mu - (original_samples - mu) * self._decay(t, sample)) / var
+        return self.sde.score(original_samples, _as_index(timesteps), sample, mu)
 
     def training_target(self, original_samples: torch.Tensor, mu: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """What the network regresses for ``prediction_type``: z, x0 or x0 − μ."""
-        if self.prediction_type == D3GMPredictionType.EPSILON:
-            return noise
-        if self.prediction_type == D3GMPredictionType.SAMPLE:
-            return original_samples
-        return original_samples - mu
+        return self.sde.training_target(original_samples, mu, noise, self.prediction_type)
 
     # ----------------------------------------------------------------------------------------------------------------
     # reverse process
     def posterior_coefficients(
         self, timesteps: int | torch.Tensor, prev_timesteps: int | torch.Tensor, like: torch.Tensor
     ) -> tuple[float | torch.Tensor, float | torch.Tensor, float | torch.Tensor]:
-        """Coefficients (a, b, std) of q(x_j | x_i, x0) = N(μ + a (x_i − μ) + b (x0 − μ), std²), j < i.
-
-        With Δ = θ̄_i − θ̄_j and q = v_i − e^{−2Δ} v_j (the variance added between j and i):
-        a = e^{−Δ} v_j / v_i, b = e^{−θ̄_j} q / v_i, std² = v_j q / v_i (clamped ≥ 1e−20·dt). For j = i − 1 in the tied
-        case these are docs/method.md §2's a_i, b_i and std.
-        """
-        i, j = _as_index(timesteps), _as_index(prev_timesteps)
-        i = i.cpu() if isinstance(i, torch.Tensor) else i
-        j = j.cpu() if isinstance(j, torch.Tensor) else j
-        g = self.variances
-        decay = self.decays
-        v_i, v_j = g[i], g[j]
-        step_decay = decay[i] / decay[j]
-        added = v_i - step_decay**2 * v_j
-        a = step_decay * v_j / v_i
-        b = decay[j] * added / v_i
-        std = (v_j * added / v_i).clamp_min(1e-20 * self.dt).sqrt()
-        if isinstance(i, int) and isinstance(j, int):
-            return float(a), float(b), float(std)
-        shape = (-1, *([1] * (like.ndim - 1)))
-        return tuple(c.to(like).reshape(shape) for c in (a, b, std))  # type: ignore[return-value]
+        """Coefficients (a, b, std) of q(x_j | x_i, x0) = N(μ + a (x_i − μ) + b (x0 − μ), std²), j < i: floats for
+        integer steps, ``(B, 1, ..., 1)`` tensors against ``like`` for one step per item (docs/method.md §2)."""
+        return self.sde.posterior_coefficients(_as_index(timesteps), _as_index(prev_timesteps), like)
 
     def posterior_mean(
         self,
@@ -334,14 +258,7 @@ class D3GMScheduler(Scheduler):
         """Mean of q(x_{prev} | x_t, x0): μ + a (x_t − μ) + b (x0 − μ); ``prev_timesteps`` defaults to t − 1."""
         t = self._check_timesteps(timesteps, low=1)
         prev = t - 1 if prev_timesteps is None else self._check_timesteps(prev_timesteps)
-        a, b, _ = self.posterior_coefficients(t, prev, sample)
-        return mu + a * (sample - mu) + b * (original_samples - mu)
-
-    def posterior_std(self, timesteps: int, prev_timesteps: int | None = None) -> float:
-        """Standard deviation of q(x_{prev} | x_t, x0) for scalar steps."""
-        t = int(self._check_timesteps(timesteps, low=1))
-        prev = t - 1 if prev_timesteps is None else int(self._check_timesteps(prev_timesteps))
-        return float(self.posterior_coefficients(t, prev, self.variances)[2])
+        return self.sde.posterior_mean(sample, original_samples, mu, t, prev)
 
     def reverse_sde_mean(
         self,
@@ -351,15 +268,9 @@ class D3GMScheduler(Scheduler):
         timesteps: int | torch.Tensor,
         prev_timesteps: int | torch.Tensor,
     ) -> torch.Tensor:
-        """Noise-free Euler–Maruyama step of the reverse SDE from x_i to x_j with the score implied by x̂0.
-
-        x_j = x_i − (μ − x_i) Δθ̄ + ΔG · ∇log p_i(x_i), with Δθ̄ = θ̄_i − θ̄_j and ΔG = G_i − G_j (∫τ²σ² over (j, i]).
-        """
-        i, j = _as_index(timesteps), _as_index(prev_timesteps)
-        score = self.score_from_original_sample(original_samples, i, sample, mu)
-        d_theta_bar = self._gather(self.thetas_bar, i, sample) - self._gather(self.thetas_bar, j, sample)
-        d_g = self._gather(self.diffusion_integrals, i, sample) - self._gather(self.diffusion_integrals, j, sample)
-        return sample - (mu - sample) * d_theta_bar + d_g * score
+        """Noise-free Euler–Maruyama step of the reverse SDE from x_i to x_j with the score implied by x̂0 (see
+        :meth:`MeanRevertingSDE.reverse_sde_mean`)."""
+        return self.sde.reverse_sde_mean(sample, original_samples, mu, _as_index(timesteps), _as_index(prev_timesteps))
 
     def set_timesteps(self, num_inference_steps: int, device: str | torch.device | None = None) -> None:
         """Choose the sub-sequence of ``num_inference_steps`` steps, evenly spaced in T..1 (descending), ending at 0.
@@ -392,10 +303,11 @@ class D3GMScheduler(Scheduler):
                 "call set_timesteps() first or pass prev_timestep."
             ) from None
 
-    def _check_sampler(self, sampler: str) -> D3GMSampler:
-        if sampler not in D3GMSampler.__members__.values():
-            raise D3GMInputError(f"sampler must be one of {list(D3GMSampler)}, got {sampler!r}.")
-        return D3GMSampler(sampler)
+    @staticmethod
+    def _check_sampler(sampler: str) -> str:
+        if not isinstance(sampler, str) or sampler not in Samplers:
+            raise D3GMInputError(f"sampler must be one of {list(Samplers.names)} (Samplers), got {sampler!r}.")
+        return D3GMSampler(sampler) if sampler in D3GMSampler.__members__.values() else sampler
 
     def step(  # type: ignore[override]
         self,
@@ -409,14 +321,10 @@ class D3GMScheduler(Scheduler):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One reverse step x_i → x_j (j = the next step of the sub-sequence, or ``prev_timestep``).
 
-        * ``"sde"``: Euler–Maruyama on dx = [θ(μ − x) − τ²σ² ∇log p_t(x)] dt + τσ dŴ, with the integrated
-          coefficients Δθ̄ = θ̄_i − θ̄_j and ΔG = ∫τ²σ² over (j, i]:
-          x_j = x_i − (μ − x_i) Δθ̄ + ΔG · score + sqrt(ΔG) z.
-        * ``"ode"``: the probability-flow ODE dx = [θ(μ − x) − ½τ²σ² ∇log p_t(x)] dt solved exactly for a fixed
-          prediction (exponential integrator, DDIM-like): x_j = μ + e^{−θ̄_j}(x̂0 − μ) + sqrt(v_j) ε̂.
-        * ``"posterior"``: x_j = μ + a (x_i − μ) + b (x̂0 − μ) + std · z (docs/method.md §2).
-
-        The score and ε̂ are derived from the (clamped) x̂0, so all three samplers honour ``clip_sample``.
+        Predicts x̂0 from the network's output (clamped when ``clip_sample``) and hands it to the sampler function
+        registered under ``sampler`` in ``Samplers``: ``"sde"`` (:func:`~.samplers.sde_step`), ``"ode"``
+        (:func:`~.samplers.ode_step`) or ``"posterior"`` (:func:`~.samplers.posterior_step`). They derive the score
+        and ε̂ from that x̂0, so all of them honour ``clip_sample``.
 
         Args:
             model_output: the network's output at (x_i, i).
@@ -442,47 +350,11 @@ class D3GMScheduler(Scheduler):
         j = self.previous_timestep(i) if prev_timestep is None else int(self._check_timesteps(prev_timestep))
         if j >= i:
             raise D3GMInputError(f"prev_timestep ({j}) must be smaller than timestep ({i}).")
-        sampler = self.sampler if sampler is None else self._check_sampler(sampler)
+        step = Samplers[self.sampler if sampler is None else self._check_sampler(sampler)]
         x0 = self.predict_original_sample(model_output, i, sample, mu)
-        if sampler == D3GMSampler.SDE:
-            d_g = float(self.diffusion_integrals[i] - self.diffusion_integrals[j])
-            prev = self.reverse_sde_mean(sample, x0, mu, i, j) + math.sqrt(d_g) * _randn_like(sample, generator)
-        elif sampler == D3GMSampler.ODE:
-            ratio = float(self.marginal_stds[j] / self.marginal_stds[i])
-            decay_i, decay_j = float(self.decays[i]), float(self.decays[j])
-            prev = mu + ratio * (sample - mu) + (decay_j - ratio * decay_i) * (x0 - mu)
-        else:
-            a, b, std = self.posterior_coefficients(i, j, sample)
-            prev = mu + a * (sample - mu) + b * (x0 - mu)
-            if j > 0:
-                prev = prev + std * _randn_like(sample, generator)
-        return prev, x0
+        return step(self.sde, sample, x0, mu, i, j, lambda: _randn_like(sample, generator)), x0
 
 
 def _randn_like(x: torch.Tensor, generator: NoiseSource) -> torch.Tensor:
     """Standard normal noise shaped like ``x`` (see :func:`~monai_d3gm.networks.schedulers.noise.randn`)."""
     return randn(x.shape, generator, x.dtype, x.device)
-
-
-def euler_maruyama_forward(
-    scheduler: D3GMScheduler,
-    original_samples: torch.Tensor,
-    mu: torch.Tensor,
-    num_steps: int,
-    substeps: int = 10,
-    generator: NoiseSource = None,
-) -> torch.Tensor:
-    """Simulate the forward SDE dx = θ(μ − x)dt + τσ dW from x0 up to step ``num_steps`` by Euler–Maruyama.
-
-    θ and σ are constant over each step (duration ``dt``), which is split into ``substeps`` sub-intervals. Used to check
-    the closed-form marginal (docs/method.md §6, check 5).
-    """
-    x = original_samples.clone()
-    sigmas_sq = scheduler._diffusion_sq()
-    h = scheduler.dt / substeps
-    for i in range(1, num_steps + 1):
-        theta = float(scheduler.thetas[i])
-        g = scheduler.tau * math.sqrt(float(sigmas_sq[i]))
-        for _ in range(substeps):
-            x = x + theta * (mu - x) * h + g * math.sqrt(h) * _randn_like(x, generator)
-    return x

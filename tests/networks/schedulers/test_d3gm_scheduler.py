@@ -11,12 +11,8 @@ import pytest
 import torch
 from monai.networks.schedulers import Scheduler
 
-from monai_d3gm.networks.schedulers import (
-    CoefficientDecoupledScheduler,
-    D3GMScheduler,
-    euler_maruyama_forward,
-    mean_reverting_tables,
-)
+from monai_d3gm.networks.schedulers import CoefficientDecoupledScheduler, D3GMScheduler, mean_reverting_tables
+from tests.networks.schedulers.forward_sde import euler_maruyama_forward
 
 LAM = 10 / 255
 
