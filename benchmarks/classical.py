@@ -44,19 +44,19 @@ import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 from monai_d3gm.apps.reconstruction.data_consistency import HardDataConsistency, SenseDataConsistency
-from monai_d3gm.apps.reconstruction.fft import complex_to_channels, fft2c, ifft2c
-from monai_d3gm.apps.reconstruction.io.bart import kspace_from_cfl, read_cfl, write_cfl
-from monai_d3gm.apps.reconstruction.masks import CartesianMask, acceleration_of
-from monai_d3gm.apps.reconstruction.sense import (
+from monai_d3gm.inferers import network_input
+from monai_d3gm.io.bart import kspace_from_cfl, read_cfl, write_cfl
+from monai_d3gm.networks.nets import ScoreUNet
+from monai_d3gm.networks.schedulers import D3GMScheduler
+from monai_d3gm.physics.fft import complex_to_channels, fft2c, ifft2c
+from monai_d3gm.physics.masks import CartesianMask, acceleration_of
+from monai_d3gm.physics.sense import (
     SenseOperator,
     calibration_region,
     conjugate_gradient,
     espirit_maps,
     root_sum_of_squares,
 )
-from monai_d3gm.inferers import network_input
-from monai_d3gm.networks.nets import ScoreUNet
-from monai_d3gm.networks.schedulers import D3GMScheduler
 
 from _common import environment, interleaved_medians, print_table, save_json
 

@@ -31,10 +31,10 @@ from classical import metrics
 from mri_reconstruction import BUNDLE, SEED, SHARED, SPLIT, bundle_dc
 
 from monai_d3gm.apps.reconstruction.dataset import split_volumes
-from monai_d3gm.apps.reconstruction.fft import channels_to_complex, complex_to_channels
-from monai_d3gm.apps.reconstruction.masks import CartesianMask
 from monai_d3gm.apps.reconstruction.reconstruct import D3GMReconstructor
 from monai_d3gm.apps.reconstruction.validation import held_out_cases
+from monai_d3gm.physics.fft import channels_to_complex, complex_to_channels
+from monai_d3gm.physics.masks import CartesianMask
 
 from _common import load_bundle_network, print_table
 

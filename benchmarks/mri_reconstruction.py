@@ -55,19 +55,19 @@ from classical import L1_LAMDA, SENSE_ITERS, SENSE_LAM, bart_pics, foreground_ss
 from train_varnet import build_varnet, varnet_inputs
 
 from monai_d3gm.apps.reconstruction.dataset import split_volumes, volume_slices
-from monai_d3gm.apps.reconstruction.fft import fft2c, ifft2c
-from monai_d3gm.apps.reconstruction.io import read_dicom_series
-from monai_d3gm.apps.reconstruction.io.bart import kspace_from_cfl
-from monai_d3gm.apps.reconstruction.masks import CartesianMask
 from monai_d3gm.apps.reconstruction.reconstruct import D3GMReconstructor
-from monai_d3gm.apps.reconstruction.sense import (
+from monai_d3gm.apps.reconstruction.transforms import EstimateCoilMaps, SimulateKspace
+from monai_d3gm.apps.reconstruction.validation import held_out_cases, simulated_kspace
+from monai_d3gm.io import read_dicom_series
+from monai_d3gm.io.bart import kspace_from_cfl
+from monai_d3gm.physics.fft import fft2c, ifft2c
+from monai_d3gm.physics.masks import CartesianMask
+from monai_d3gm.physics.sense import (
     SenseOperator,
     conjugate_gradient,
     consistent_coil_rss,
     root_sum_of_squares,
 )
-from monai_d3gm.apps.reconstruction.transforms import EstimateCoilMaps, SimulateKspace
-from monai_d3gm.apps.reconstruction.validation import held_out_cases, simulated_kspace
 from monai_d3gm.visualize import save_comparison
 
 from _common import environment, load_bundle_network, print_table, save_json

@@ -20,12 +20,12 @@ import torch
 from classical import metrics
 from mri_reconstruction import BUNDLE, load_network
 
-from monai_d3gm.apps.reconstruction.fft import ifft2c
 from monai_d3gm.apps.reconstruction.inference import demo_case
-from monai_d3gm.apps.reconstruction.masks import CartesianMask
 from monai_d3gm.apps.reconstruction.reconstruct import D3GMReconstructor
-from monai_d3gm.apps.reconstruction.sense import root_sum_of_squares
 from monai_d3gm.apps.reconstruction.transforms import EstimateCoilMaps
+from monai_d3gm.physics.fft import ifft2c
+from monai_d3gm.physics.masks import CartesianMask
+from monai_d3gm.physics.sense import root_sum_of_squares
 
 from _common import print_table
 

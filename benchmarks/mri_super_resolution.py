@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from monai_d3gm.apps.reconstruction.dataset import volume_slices
-from monai_d3gm.apps.reconstruction.inference import demo_slice
 from monai_d3gm.apps.super_resolution.restore import D3GMSuperResolver
+from monai_d3gm.data.demo import demo_slice
 from monai_d3gm.visualize import save_comparison
 
 from _common import environment, load_bundle_network, print_table, save_json

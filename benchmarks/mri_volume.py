@@ -52,8 +52,9 @@ def rss_mb() -> float:
 
 def worker(args) -> None:
     """One measured run (in its own process): prints a JSON line."""
-    from monai_d3gm.apps.reconstruction.io import MRIVolume
-    from monai_d3gm.apps.reconstruction.volume import VolumeReconstruction, volume_slice_range
+    from monai_d3gm.apps.reconstruction.volume import VolumeReconstruction
+    from monai_d3gm.io import MRIVolume
+    from monai_d3gm.io.geometry import volume_slice_range
 
     recon = reconstructor(sampler=args.sampler, num_inference_steps=args.steps)
     volume = MRIVolume(args.volume)

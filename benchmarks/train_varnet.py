@@ -31,9 +31,9 @@ from monai.utils import set_determinism
 from torch.utils.data import DataLoader, IterableDataset
 
 from monai_d3gm.apps.reconstruction.dataset import VolumeSliceDataset
-from monai_d3gm.apps.reconstruction.masks import CartesianMask
 from monai_d3gm.apps.reconstruction.transforms import SimulateKspace
 from monai_d3gm.handlers import atomic_save
+from monai_d3gm.physics.masks import CartesianMask
 
 CONFIGS = ((1, 4, 0.08), (1, 8, 0.04), (8, 4, 0.08), (8, 8, 0.04))  # (coils, acceleration, centre fraction)
 

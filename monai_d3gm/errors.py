@@ -5,8 +5,7 @@
 * :class:`D3GMInputError` (a ``ValueError``): an input cannot be used (wrong shape, dtype, NaN/Inf, empty or
   truncated file, missing key, unknown option). Raised early, before any output is written; the message names the
   file or argument, the problem and the fix. The application-specific subclasses are
-  :class:`~monai_d3gm.apps.reconstruction.errors.MRIInputError` (MRI files and k-space) and
-  :class:`~monai_d3gm.apps.restoration.errors.ImageInputError` (photos and paired folders).
+  :class:`MRIInputError` (MRI files and k-space) and :class:`ImageInputError` (photos and paired folders).
 * :class:`InputTooLargeError` (a :class:`D3GMInputError`): the memory guard refused an input that would not fit in
   the memory of the device at the chosen batch (see :mod:`monai_d3gm.memory`).
 * :class:`NonFiniteSampleError` (a ``FloatingPointError``): the reverse process produced NaN/Inf from finite inputs;
@@ -24,7 +23,9 @@ from types import TracebackType
 
 __all__ = [
     "D3GMInputError",
+    "ImageInputError",
     "InputTooLargeError",
+    "MRIInputError",
     "NonFiniteSampleError",
     "DOCUMENTED_ERRORS",
     "documented_cause",
@@ -34,6 +35,19 @@ __all__ = [
 
 class D3GMInputError(ValueError):
     """An input (data, file, shape, dtype, value or argument) cannot be used; the message names it and the fix."""
+
+
+class MRIInputError(D3GMInputError):
+    """Raised early, before any output is written, when an MRI input cannot be used.
+
+    The message names the file or argument, the problem, and the fix (e.g. "missing HDF5 dataset 'kspace' in
+    file.h5: a fastMRI file holds k-space under 'kspace'; pass --input_path to a fastMRI .h5").
+    """
+
+
+class ImageInputError(D3GMInputError):
+    """Raised early, before any output is written, when an image or a paired dataset cannot be used; the message names
+    the file, the problem and the fix."""
 
 
 class InputTooLargeError(D3GMInputError):

@@ -57,7 +57,7 @@ def phantom_volume(tmp_path: Path, slices: int = 12) -> Path:
     import numpy as np
     import sigpy
 
-    from monai_d3gm.apps.reconstruction.io import write_nifti
+    from monai_d3gm.io import write_nifti
 
     volume = np.abs(sigpy.shepp_logan((slices, 64, 64))).astype(np.float32).transpose(1, 2, 0)
     return write_nifti(volume, np.eye(4), tmp_path / "vol.nii.gz")

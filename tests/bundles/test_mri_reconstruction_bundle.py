@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import sigpy
 
-from monai_d3gm.apps.reconstruction.io import write_fastmri
+from monai_d3gm.io import write_fastmri
 from tests.bundles.bundle_checks import (
     BUNDLES,
     check_layout_and_metadata,
@@ -110,8 +110,8 @@ def test_posterior_spread_grows_where_information_is_missing():
     import torch
     from monai.bundle import ConfigParser
 
-    from monai_d3gm.apps.reconstruction.fft import fft2c
     from monai_d3gm.apps.reconstruction.inference import demo_case
+    from monai_d3gm.physics.fft import fft2c
 
     spreads = {}
     for acceleration, center in ((2, 0.16), (8, 0.04)):
@@ -139,7 +139,7 @@ def test_whole_volume_through_the_bundle(tmp_path):
     affine = np.diag([0.9, 1.1, 3.0, 1.0])
     affine[:3, 3] = [-20.0, 14.0, -6.0]
     volume = np.abs(sigpy.shepp_logan((3, 48, 40))).astype(np.float32).transpose(1, 2, 0) + 0.05
-    from monai_d3gm.apps.reconstruction.io import write_nifti
+    from monai_d3gm.io import write_nifti
 
     path = write_nifti(volume, affine, tmp_path / "head.nii.gz")
     out = tmp_path / "out"

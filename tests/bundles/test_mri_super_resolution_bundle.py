@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import sigpy
 
-from monai_d3gm.apps.reconstruction.io import write_nifti
 from monai_d3gm.apps.super_resolution import upsampled_affine
+from monai_d3gm.io import write_nifti
 from tests.bundles.bundle_checks import (
     BUNDLES,
     check_layout_and_metadata,

@@ -1,7 +1,10 @@
 # Copyright (c) monai-d3gm contributors
 # Licensed under the Apache License, Version 2.0
-"""MRI reconstruction: k-space physics (FFTs, masks, coil maps, SENSE), data consistency, readers and writers."""
+"""MRI reconstruction: the training transforms, data consistency, the reconstructor and the bundle runner.
+
+The k-space physics it builds on is :mod:`monai_d3gm.physics`; the MRI readers and writers are :mod:`monai_d3gm.io`.
+"""
 
 from __future__ import annotations
 
-from .errors import MRIInputError
+from ...errors import MRIInputError

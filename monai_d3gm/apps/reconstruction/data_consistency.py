@@ -32,12 +32,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ...errors import MRIInputError
 from ...networks.schedulers import D3GMScheduler
 from ...networks.schedulers.noise import NoiseSource, randn
+from ...physics.fft import channels_to_complex, complex_to_channels, fft2c, ifft2c, tensor_input
+from ...physics.sense import SenseOperator, conjugate_gradient
 from ...utils import finite_number
-from .errors import MRIInputError
-from .fft import channels_to_complex, complex_to_channels, fft2c, ifft2c, tensor_input
-from .sense import SenseOperator, conjugate_gradient
 
 __all__ = ["KspaceDataConsistency", "HardDataConsistency", "SoftDataConsistency", "SenseDataConsistency"]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 from monai.data import Dataset
 
-from .errors import MRIInputError
-from .io import read_dicom_series, read_nifti
+from ...errors import MRIInputError
+from ...io import read_dicom_series, read_nifti
 
 __all__ = ["VolumeSliceDataset", "volume_slices", "split_volumes", "bundle_volumes", "volume_files"]
 

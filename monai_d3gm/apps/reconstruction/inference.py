@@ -10,19 +10,20 @@ slice of the real MNI ICBM152 2009a T1 template that ships inside the nilearn wh
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ...data.demo import demo_slice, mni152_template_path
+from ...io import MRIVolume, load_mri_slice, write_dicom_series, write_nifti
+from ...io.dicom import DicomSeries
+from ...io.geometry import slab_geometry, slice_affine, volume_slice_range
+from ...io.inputs import case_name, find_mri_inputs
 from ...visualize import save_comparison
 from ..runner import average_metrics, run_cases, write_json
-from .errors import MRIInputError
-from .io import MRIVolume, load_mri_slice, mri_format, read_nifti, write_dicom_series, write_nifti
-from .io.dicom import DicomSeries
 from .transforms import SimulateKspace
-from .volume import VolumeReconstruction, slab_geometry, volume_slice_range
+from .volume import VolumeReconstruction
 
 __all__ = [
     "MRIReconstructionRunner",
@@ -32,34 +33,6 @@ __all__ = [
     "mni152_template_path",
     "slice_affine",
 ]
-
-_CASE_SUFFIXES = (".h5", ".hdf5", ".mrd", ".nii", ".nii.gz", ".npy", ".mgz", ".mgh")
-
-
-def mni152_template_path() -> Path:
-    """The MNI ICBM152 2009a T1 template inside the installed nilearn package (no download)."""
-    try:
-        path = resources.files("nilearn.datasets") / "data" / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
-    except ModuleNotFoundError:
-        raise MRIInputError(
-            "the demo case needs nilearn's bundled MNI152 template: `pip install nilearn` (a dependency of "
-            "monai-d3gm), or pass --input_path with your own data."
-        ) from None
-    if not path.is_file():
-        raise MRIInputError(f"nilearn is installed but {path} is missing; reinstall nilearn or pass --input_path.")
-    return Path(str(path))
-
-
-def demo_slice(slice_index: int = 110) -> tuple[np.ndarray, np.ndarray, Path]:
-    """An axial slice of nilearn's MNI152 T1 template (anterior up), scaled to its 99.8th percentile and clipped to
-    [0, 1] like the training slices, with the affine of the slice as a one-slice volume and the template's path."""
-    path = mni152_template_path()
-    volume, affine, _ = read_nifti(path)
-    image = np.rot90(volume[:, :, slice_index]).astype(np.float32)  # rows: anterior -> posterior, cols: x
-    image = np.clip(image / max(float(np.percentile(image, 99.8)), 1e-8), 0.0, 1.0)
-    n = volume.shape[1]
-    rot = np.array([[0, 1, 0, 0], [-1, 0, 0, n - 1], [0, 0, 1, slice_index], [0, 0, 0, 1]], dtype=np.float64)
-    return np.ascontiguousarray(image), affine @ rot, path
 
 
 def demo_case(num_coils: int = 8, slice_index: int = 110, seed: int = 0) -> dict[str, Any]:
@@ -80,62 +53,6 @@ def demo_case(num_coils: int = 8, slice_index: int = 110, seed: int = 0) -> dict
         "kspace": kspace.numpy(),
         "slice_affine": slice_affine,
     }
-
-
-def find_mri_inputs(input_path: str | os.PathLike) -> list[Path]:
-    """The cases of ``input_path``: the file itself, or a folder's MRI files and DICOM series (sub)folders.
-
-    A folder with no recognised file inside is read as one DICOM series.
-    """
-    p = Path(input_path)
-    if not p.is_dir():
-        mri_format(p)  # raises a clear error for a missing or unknown file
-        return [p]
-    cases: list[Path] = []
-    for child in sorted(p.iterdir()):
-        name = child.name.lower()
-        if child.name.startswith("."):
-            continue
-        if child.is_dir() and any(c.is_file() and mri_format(c) == "dicom" for c in child.iterdir() if _maybe_dicom(c)):
-            cases.append(child)
-        elif name.endswith(_CASE_SUFFIXES):
-            cases.append(child)
-        elif name.endswith(".cfl"):
-            cases.append(child.with_suffix(""))
-        elif name.endswith(".img") and child.with_suffix(".hdr").exists():
-            cases.append(child.with_suffix(".hdr"))  # an Analyze pair, read through its header
-    if cases:
-        return cases
-    if any(f.is_file() and not f.name.startswith(".") for f in p.iterdir()):
-        return [p]
-    raise MRIInputError(
-        f"{p} holds no MRI input: expected fastMRI/ISMRMRD .h5, BART .cfl/.hdr, k-space .npy, NIfTI or DICOM files."
-    )
-
-
-def _maybe_dicom(path: Path) -> bool:
-    """A series folder's file that may be DICOM: a .dcm or a file without a suffix (scanner and PACS exports)."""
-    return not path.name.startswith(".") and (path.suffix.lower() == ".dcm" or not path.suffix)
-
-
-def case_name(path: Path) -> str:
-    name = path.name
-    for suffix in (".nii.gz", ".nii", ".mgz", ".mgh", ".h5", ".hdf5", ".mrd", ".npy", ".cfl", ".hdr", ".img", ".dcm"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def slice_affine(case: dict[str, Any]) -> tuple[np.ndarray, int]:
-    """Affine of the reconstructed slice as a one-slice volume, and the axis that has length one."""
-    if "slice_affine" in case:
-        return np.asarray(case["slice_affine"]), 2
-    if "affine" in case:
-        axis = 0 if case["format"] == "dicom" else int(case.get("slice_axis", 2))
-        shift = np.eye(4)
-        shift[axis, 3] = case.get("slice_index", 0)
-        return np.asarray(case["affine"]) @ shift, axis
-    return np.eye(4), 2
 
 
 class MRIReconstructionRunner:

@@ -11,12 +11,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...errors import MRIInputError
 from ...inferers import D3GMInferer
+from ...metrics import magnitude_metrics, real_slice
 from ...networks.schedulers.noise import ItemNoise, NoiseSource
+from ...physics.fft import channels_to_complex, complex_to_channels, ifft2c
+from ...physics.sense import consistent_coil_rss, root_sum_of_squares, sampling_mask_of
 from .data_consistency import HardDataConsistency, SenseDataConsistency, SoftDataConsistency
-from .errors import MRIInputError
-from .fft import channels_to_complex, complex_to_channels, ifft2c
-from .sense import consistent_coil_rss, root_sum_of_squares, sampling_mask_of
 from .transforms import (
     AbsorbBackgroundPhase,
     EstimateCoilMaps,
@@ -36,21 +37,6 @@ FULLY_SAMPLED = 0.9
 #: the smallest slice side reconstructed: the calibration region, the network's down-sampling and SSIM's 11-pixel
 #: window all need more than a handful of pixels
 MIN_SIDE = 8
-
-
-def magnitude_metrics(image: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
-    """PSNR and SSIM (torchmetrics) of magnitude images (H, W), both divided by the reference's maximum."""
-    from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
-
-    ref = reference.abs().float()
-    scale = float(ref.max())
-    if scale <= 0:
-        raise MRIInputError("the reference image is all zeros; metrics need a non-empty reference.")
-    a, b = (image.abs().float() / scale)[None, None], (ref / scale)[None, None]
-    return {
-        "psnr": float(peak_signal_noise_ratio(a, b, data_range=1.0)),
-        "ssim": float(structural_similarity_index_measure(a, b, data_range=1.0)),
-    }
 
 
 def _check_not_all_zeros(data: torch.Tensor, case: dict[str, Any]) -> None:
@@ -84,27 +70,10 @@ def _check_slice_size(shape: Sequence[int], where: str) -> None:
         )
 
 
-def real_slice(image: Any, where: str) -> torch.Tensor:
-    """An image-domain slice as a real float32 tensor; complex, non-numeric and non-finite images are refused."""
-    array = np.asarray(image)
-    if array.dtype.kind not in "biuf":
-        raise MRIInputError(
-            f"{where}: the image has dtype {array.dtype}; an image-domain input must be a real magnitude image "
-            "(pass complex data as k-space instead)."
-        )
-    if array.ndim != 2:
-        raise MRIInputError(f"{where}: the image must be one 2-D slice (H, W), got shape {array.shape}.")
-    with np.errstate(over="ignore"):
-        array = array.astype(np.float32)
-    if not np.isfinite(array).all():
-        raise MRIInputError(f"{where}: the image contains NaN or Inf values (or values beyond float32's range).")
-    return torch.from_numpy(array)
-
-
 class D3GMReconstructor:
     """Turns a loaded case into a D³GM reconstruction.
 
-    The case is the dictionary of :func:`monai_d3gm.apps.reconstruction.io.load_mri_slice`:
+    The case is the dictionary of :func:`monai_d3gm.io.load_mri_slice`:
 
     * image-domain inputs ("image": NIfTI, DICOM) are simulated as fully sampled single-coil k-space, undersampled
       with ``mask`` and compared with the image;

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from ...inferers import D3GMInferer
+from ...physics.masks import CartesianMask
 from .dataset import volume_slices
-from .masks import CartesianMask
 from .reconstruct import D3GMReconstructor
 from .transforms import AddKspaceNoise, SimulateKspace
 

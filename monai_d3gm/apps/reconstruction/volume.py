@@ -22,43 +22,17 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .errors import MRIInputError
-from .io import MRIVolume
+from ...errors import MRIInputError
+from ...io import MRIVolume
+from ...io.geometry import slice_ranges
 
-__all__ = ["NOISE_MODES", "VolumeReconstruction", "slab_geometry", "slice_ranges", "volume_slice_range"]
+__all__ = ["NOISE_MODES", "VolumeReconstruction"]
 
 NOISE_MODES = ("independent", "shared")
 
 
-def volume_slice_range(spec: str | None, n: int) -> range:
-    """The slices ``"start:stop"`` (Python slice syntax, either end optional) of a volume of ``n`` slices."""
-    if spec in (None, "", ":"):
-        return range(n)
-    parts = str(spec).split(":")
-    if len(parts) != 2:
-        raise MRIInputError(f"slices must read 'start:stop' (e.g. '10:30' or ':8'), got {spec!r}.")
-    try:
-        start, stop = (int(p) if p.strip() else None for p in parts)
-    except ValueError:
-        raise MRIInputError(f"slices must read 'start:stop' with integers, got {spec!r}.") from None
-    chosen = range(n)[slice(start, stop)]
-    if len(chosen) == 0:
-        raise MRIInputError(f"slices {spec!r} selects nothing of a volume with {n} slices (0..{n - 1}).")
-    return chosen
-
-
-def slab_geometry(volume: MRIVolume, chosen: range) -> tuple[np.ndarray, int]:
-    """The affine of the restored slab ``chosen`` of ``volume`` (its voxel 0 is the first chosen slice) and the slice
-    axis of the output array."""
-    axis = 2 if volume.slice_axis is None else volume.slice_axis
-    affine = np.eye(4) if volume.affine is None else np.asarray(volume.affine, dtype=np.float64)
-    shift = np.eye(4)
-    shift[axis, 3] = chosen.start
-    return affine @ shift, axis
-
-
 class VolumeReconstruction:
-    """Reconstruct the slices of an :class:`~monai_d3gm.apps.reconstruction.io.MRIVolume` in batches.
+    """Reconstruct the slices of an :class:`~monai_d3gm.io.MRIVolume` in batches.
 
     Args:
         reconstructor: a :class:`~monai_d3gm.apps.reconstruction.D3GMReconstructor`.
@@ -185,14 +159,3 @@ def _holds_only_zeros(case: dict[str, Any]) -> bool:
     """Whether a slice's input (its k-space, or its image) is all zeros: a padding slice."""
     data = case.get("kspace", case.get("image"))
     return data is not None and not np.any(np.asarray(data))
-
-
-def slice_ranges(indices: list[int]) -> str:
-    """``[0, 1, 2, 7]`` → ``"0-2, 7"``."""
-    runs: list[list[int]] = []
-    for i in indices:
-        if runs and i == runs[-1][-1] + 1:
-            runs[-1].append(i)
-        else:
-            runs.append([i])
-    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from .errors import ImageInputError
+from ...errors import ImageInputError
 from .io import read_rgb, read_rgb_uint8, write_rgb
 from .pairs import find_pairs
 from .tiling import TiledRestoration

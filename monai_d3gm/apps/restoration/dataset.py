@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 from monai.data import Dataset
 
-from .errors import ImageInputError
+from ...errors import ImageInputError
 from .io import read_rgb_uint8
 from .pairs import find_pairs
 

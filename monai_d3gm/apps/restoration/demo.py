@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import ImageInputError
+from ...errors import ImageInputError
 from .io import read_rgb
 
 __all__ = ["demo_photo_path", "add_rain", "add_haze", "demo_pair", "check_clean_image"]

@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import ImageInputError
 from ...visualize import save_comparison
 from ..runner import run_cases, write_json
 from .demo import demo_pair
-from .errors import ImageInputError
 from .io import IMAGE_SUFFIXES, read_rgb, write_rgb
 from .metrics import lpips_status, rgb_metrics
-from .pairs import _pair_dirs, find_images, find_pairs, pair_key
+from .pairs import find_images, find_pairs, pair_dirs, pair_key
 
 __all__ = ["ImageRestorationRunner", "find_photo_cases"]
 
@@ -40,7 +40,7 @@ def find_photo_cases(
     otherwise ``reference_path`` (a photo or a folder matched by name) gives the references, if any.
     """
     p = Path(input_path)
-    if p.is_dir() and _pair_dirs(p):
+    if p.is_dir() and pair_dirs(p):
         return [{"name": c["name"], "input": c["input"], "reference": c["target"]} for c in find_pairs(p)]
     if p.is_dir():
         photos = find_images(p)

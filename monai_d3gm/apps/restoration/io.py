@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ...errors import ImageInputError
 from ...utils import atomic_path
-from .errors import ImageInputError
 
 if TYPE_CHECKING:
     from PIL import Image

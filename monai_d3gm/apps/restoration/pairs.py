@@ -19,10 +19,10 @@ import os
 import re
 from pathlib import Path
 
-from .errors import ImageInputError
+from ...errors import ImageInputError
 from .io import IMAGE_SUFFIXES, as_path
 
-__all__ = ["find_images", "find_pairs", "DEGRADED_DIRS", "CLEAN_DIRS"]
+__all__ = ["find_images", "find_pairs", "pair_dirs", "DEGRADED_DIRS", "CLEAN_DIRS"]
 
 DEGRADED_DIRS = ("input", "rain", "rainy", "hazy", "haze", "lq", "degraded", "low", "blur")
 CLEAN_DIRS = ("target", "norain", "gt", "clear", "clean", "hq", "groundtruth", "high", "sharp")
@@ -48,7 +48,7 @@ def pair_key(path: Path) -> str:
     return (stem.lstrip("0") or "0") if stem.isdigit() else stem
 
 
-def _pair_dirs(root: Path) -> list[tuple[Path, Path]]:
+def pair_dirs(root: Path) -> list[tuple[Path, Path]]:
     found = []
     for folder in sorted([root, *[p for p in root.rglob("*") if p.is_dir()]]):
         subs = {p.name.lower(): p for p in folder.iterdir() if p.is_dir()}
@@ -71,7 +71,7 @@ def find_pairs(dataset_dir: str | os.PathLike) -> list[dict[str, str]]:
     if not root.is_dir():
         raise ImageInputError(f"{root} is not a folder; pass a dataset folder with degraded and clean sub-folders.")
     pairs = []
-    for degraded, clean in _pair_dirs(root):
+    for degraded, clean in pair_dirs(root):
         targets: dict[str, list[Path]] = {}
         for p in find_images(clean, recursive=True):
             targets.setdefault(pair_key(p), []).append(p)

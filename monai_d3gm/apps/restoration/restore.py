@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...errors import ImageInputError
 from ...inferers import D3GMInferer
-from .errors import ImageInputError
 from .tiling import TiledRestoration
 
 __all__ = ["D3GMImageRestorer"]

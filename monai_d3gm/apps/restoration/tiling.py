@@ -16,7 +16,7 @@ from monai.data.utils import dense_patch_slices
 from monai.inferers import SlidingWindowInferer
 from monai.inferers.utils import _get_scan_interval
 
-from .errors import ImageInputError
+from ...errors import ImageInputError
 
 __all__ = ["TiledRestoration"]
 

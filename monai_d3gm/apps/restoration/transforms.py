@@ -16,10 +16,9 @@ import numpy as np
 from monai.config import KeysCollection
 from monai.transforms import MapTransform, RandomizableTransform, Transform
 
-from ...errors import D3GMInputError
-from ..reconstruction.transforms.dictionary import checked_copy, init_keys
+from ...errors import D3GMInputError, ImageInputError
+from ...transforms.utils import checked_copy, init_keys
 from .demo import add_haze, add_rain, check_clean_image
-from .errors import ImageInputError
 from .io import read_rgb
 
 __all__ = ["LoadRGBImage", "LoadRGBImaged", "RandSyntheticDegradation", "RandSyntheticDegradationd"]

@@ -25,12 +25,21 @@ import torch
 import torch.nn.functional as F
 
 from ...errors import D3GMInputError
-from ..reconstruction.fft import tensor_input
+from ...physics.fft import tensor_input
 
-__all__ = ["kspace_downsample", "sinc_upsample", "lowpass", "blur_downsample", "bicubic_upsample", "crop_to_multiple"]
+__all__ = [
+    "check_image",
+    "check_scale",
+    "kspace_downsample",
+    "sinc_upsample",
+    "lowpass",
+    "blur_downsample",
+    "bicubic_upsample",
+    "crop_to_multiple",
+]
 
 
-def _check_scale(scale: object) -> int:
+def check_scale(scale: object) -> int:
     """The scale factor as an int; a positive whole number (not a bool or a string) is required."""
     try:
         whole = not isinstance(scale, (bool, str, bytes)) and bool(int(scale) == scale) and scale >= 1
@@ -41,8 +50,9 @@ def _check_scale(scale: object) -> int:
     return int(scale)
 
 
-def _check(image: torch.Tensor, scale: int, name: str = "image") -> torch.Tensor:
-    _check_scale(scale)
+def check_image(image: torch.Tensor, scale: int, name: str = "image") -> torch.Tensor:
+    """``image`` as a real floating-point tensor (..., H, W) that ``scale`` can degrade; refuses anything else."""
+    check_scale(scale)
     image = tensor_input(image, name, D3GMInputError)
     if image.ndim < 2:
         raise D3GMInputError(f"{name} must have at least 2 dimensions (..., H, W), got shape {tuple(image.shape)}.")
@@ -103,7 +113,7 @@ def _resample_axis(x: torch.Tensor, dim: int, scale: int, up: bool) -> torch.Ten
 
 def crop_to_multiple(image: torch.Tensor, scale: int) -> torch.Tensor:
     """Crop the last two axes at their end to a multiple of ``scale`` (pixel 0 and the origin stay in place)."""
-    scale = _check_scale(scale)
+    scale = check_scale(scale)
     image = tensor_input(image, "image", D3GMInputError)
     if image.ndim < 2:
         raise D3GMInputError(f"image must have at least 2 dimensions (..., H, W), got shape {tuple(image.shape)}.")
@@ -121,7 +131,7 @@ def kspace_downsample(image: torch.Tensor, scale: int = 4) -> torch.Tensor:
     H and W must be multiples of ``scale`` (see :func:`crop_to_multiple`). Intensities are preserved (a constant
     image stays the same constant).
     """
-    image = _check(image, scale)
+    image = check_image(image, scale)
     if image.shape[-2] % scale or image.shape[-1] % scale:
         raise D3GMInputError(
             f"image of shape {tuple(image.shape)}: H and W must be multiples of the scale {scale}; "
@@ -132,7 +142,7 @@ def kspace_downsample(image: torch.Tensor, scale: int = 4) -> torch.Tensor:
 
 def sinc_upsample(image: torch.Tensor, scale: int = 4) -> torch.Tensor:
     """Sinc interpolation (zero-padded k-space) of an LR image (..., h, w) onto the HR grid (..., s h, s w)."""
-    image = _check(image, scale)
+    image = check_image(image, scale)
     return _resample_axis(_resample_axis(image, -2, scale, up=True), -1, scale, up=True)
 
 
@@ -149,7 +159,7 @@ def blur_downsample(image: torch.Tensor, scale: int = 4, sigma: float = 1.5) -> 
         scale: down-sampling factor.
         sigma: blur of the kernel in HR pixels (0: area averaging only).
     """
-    image = _check(image, scale)
+    image = check_image(image, scale)
     if image.shape[-2] % scale or image.shape[-1] % scale:
         raise D3GMInputError(f"image of shape {tuple(image.shape)}: H and W must be multiples of the scale {scale}.")
     if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not math.isfinite(sigma) or sigma < 0:
@@ -174,7 +184,7 @@ def blur_downsample(image: torch.Tensor, scale: int = 4, sigma: float = 1.5) -> 
 
 def bicubic_upsample(image: torch.Tensor, scale: int = 4) -> torch.Tensor:
     """Bicubic interpolation (``align_corners=False``, the grid convention above) of (..., h, w) to (..., s h, s w)."""
-    image = _check(image, scale)
+    image = check_image(image, scale)
     lead = image.shape[:-2]
     x = image.reshape(-1, 1, *image.shape[-2:])
     x = F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)

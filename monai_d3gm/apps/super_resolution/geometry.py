@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..reconstruction.io.dicom import LPS_TO_RAS, DicomSeries, _ds_number
+from ...io.dicom import LPS_TO_RAS, DicomSeries, ds_number
 
 __all__ = ["upsampled_affine", "upsampled_series"]
 
@@ -46,8 +46,8 @@ def upsampled_series(series: DicomSeries, volume: np.ndarray, scale: int, slices
     for i in slices:
         ds = copy.deepcopy(series.datasets[i])
         position = lps @ np.array([i, 0.0, 0.0, 1.0])
-        ds.ImagePositionPatient = [_ds_number(float(v))[0] for v in position[:3]]
-        ds.PixelSpacing = [_ds_number(float(v) / scale)[0] for v in series.spacing[1:]]
+        ds.ImagePositionPatient = [ds_number(float(v))[0] for v in position[:3]]
+        ds.PixelSpacing = [ds_number(float(v) / scale)[0] for v in series.spacing[1:]]
         datasets.append(ds)
     spacing = (series.spacing[0], series.spacing[1] / scale, series.spacing[2] / scale)
     shift = np.eye(4)

@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from ...data.demo import demo_slice, mni152_template_path
+from ...errors import MRIInputError
+from ...io import MRIVolume, load_mri_slice, mri_format, write_dicom_series, write_nifti
+from ...io.geometry import slab_geometry, slice_affine, slice_ranges, volume_slice_range
+from ...io.inputs import case_name, find_mri_inputs
 from ...visualize import save_comparison
-from ..reconstruction.errors import MRIInputError
-from ..reconstruction.inference import case_name, demo_slice, find_mri_inputs, mni152_template_path, slice_affine
-from ..reconstruction.io import MRIVolume, load_mri_slice, mri_format, write_dicom_series, write_nifti
-from ..reconstruction.volume import slab_geometry, slice_ranges, volume_slice_range
 from ..runner import average_metrics, run_cases, write_json
 from .geometry import upsampled_affine, upsampled_series
 

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...errors import MRIInputError
 from ...inferers import D3GMInferer
-from ..reconstruction.errors import MRIInputError
-from ..reconstruction.reconstruct import magnitude_metrics, real_slice
+from ...metrics import magnitude_metrics, real_slice
 from .degrade import bicubic_upsample, blur_downsample, crop_to_multiple, kspace_downsample, lowpass, sinc_upsample
 
 __all__ = ["D3GMSuperResolver", "LowpassConsistency", "SIMULATE_MODES", "DC_MODES"]
@@ -48,7 +48,7 @@ class D3GMSuperResolver:
     """Turns an MR slice into its ``scale`` times finer version with D³GM.
 
     The case is a dictionary with "image" (a real 2-D slice, as from
-    :func:`~monai_d3gm.apps.reconstruction.io.load_mri_slice`). With ``simulate="none"`` the image *is* the
+    :func:`~monai_d3gm.io.load_mri_slice`). With ``simulate="none"`` the image *is* the
     low-resolution input (the real use); with "kspace" or "blur" it is a high-resolution reference, degraded here
     (k-space truncation, or Gaussian blur of ``sigma`` HR pixels and area down-sampling) so the result can be scored
     against it, as are the bicubic and sinc baselines.

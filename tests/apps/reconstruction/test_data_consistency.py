@@ -13,11 +13,11 @@ from monai_d3gm.apps.reconstruction.data_consistency import (
     SenseDataConsistency,
     SoftDataConsistency,
 )
-from monai_d3gm.apps.reconstruction.fft import channels_to_complex, complex_to_channels, fft2c, ifft2c
-from monai_d3gm.apps.reconstruction.masks import CartesianMask
-from monai_d3gm.apps.reconstruction.sense import SenseOperator, root_sum_of_squares
 from monai_d3gm.inferers import D3GMInferer
 from monai_d3gm.networks.schedulers import D3GMScheduler
+from monai_d3gm.physics.fft import channels_to_complex, complex_to_channels, fft2c, ifft2c
+from monai_d3gm.physics.masks import CartesianMask
+from monai_d3gm.physics.sense import SenseOperator, root_sum_of_squares
 
 H, W = 32, 24
 

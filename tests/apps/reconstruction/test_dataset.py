@@ -9,8 +9,8 @@ import torch
 
 from monai_d3gm.apps.reconstruction import MRIInputError
 from monai_d3gm.apps.reconstruction.dataset import VolumeSliceDataset, volume_slices
-from monai_d3gm.apps.reconstruction.io import write_nifti
 from monai_d3gm.apps.reconstruction.transforms import SimulateKspace, simulated_coil_maps
+from monai_d3gm.io import write_nifti
 
 
 def make_volume(tmp_path, name="v.nii.gz", shape=(20, 24, 10)):

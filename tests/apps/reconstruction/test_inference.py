@@ -13,19 +13,16 @@ import sigpy
 import torch
 
 from monai_d3gm.apps.reconstruction import MRIInputError
-from monai_d3gm.apps.reconstruction.inference import (
-    MRIReconstructionRunner,
-    demo_case,
-    find_mri_inputs,
-    mni152_template_path,
-)
-from monai_d3gm.apps.reconstruction.io import read_dicom_series, write_cfl, write_fastmri, write_nifti
-from monai_d3gm.apps.reconstruction.masks import CartesianMask
+from monai_d3gm.apps.reconstruction.inference import MRIReconstructionRunner, demo_case
 from monai_d3gm.apps.reconstruction.reconstruct import D3GMReconstructor
+from monai_d3gm.data.demo import mni152_template_path
 from monai_d3gm.inferers import D3GMInferer
+from monai_d3gm.io import read_dicom_series, write_cfl, write_fastmri, write_nifti
+from monai_d3gm.io.inputs import find_mri_inputs
 from monai_d3gm.networks.nets import ScoreUNet
 from monai_d3gm.networks.schedulers import D3GMScheduler
-from tests.apps.reconstruction.io.test_dicom import make_dicom_series
+from monai_d3gm.physics.masks import CartesianMask
+from tests.io.test_dicom import make_dicom_series
 
 
 def _phantom(n: int = 32) -> np.ndarray:

@@ -8,13 +8,14 @@ import pytest
 import torch
 
 from monai_d3gm.apps.reconstruction import MRIInputError
-from monai_d3gm.apps.reconstruction.fft import fft2c
-from monai_d3gm.apps.reconstruction.masks import CartesianMask
-from monai_d3gm.apps.reconstruction.reconstruct import D3GMReconstructor, magnitude_metrics
+from monai_d3gm.apps.reconstruction.reconstruct import D3GMReconstructor
 from monai_d3gm.apps.reconstruction.transforms import SimulateKspace
 from monai_d3gm.inferers import D3GMInferer
+from monai_d3gm.metrics import magnitude_metrics
 from monai_d3gm.networks.nets import ScoreUNet
 from monai_d3gm.networks.schedulers import D3GMScheduler
+from monai_d3gm.physics.fft import fft2c
+from monai_d3gm.physics.masks import CartesianMask
 
 
 def phantom(h: int = 40, w: int = 32) -> np.ndarray:
@@ -120,7 +121,7 @@ def test_phase_encoding_along_h_is_reconstructed_transposed():
 
 def test_sense_lam_sets_how_closely_the_output_fits_the_measurements():
     """A smaller SENSE proximal weight pulls the multi-coil reconstruction onto the acquired samples."""
-    from monai_d3gm.apps.reconstruction.sense import SenseOperator
+    from monai_d3gm.physics.sense import SenseOperator
 
     kspace, maps = SimulateKspace(num_coils=4, phase="none")(phantom(48, 48))
     mask = CartesianMask("equispaced", 4, 0.16)((48, 48), seed=0)
@@ -137,7 +138,7 @@ def test_rss_coil_combination_keeps_the_measured_coil_data():
     """coil_combination="rss": the magnitude is the RSS of the SENSE result's coil images with the measurements put
     back (the same samples, one seed), its phase the SENSE result's; the background keeps the measured noise, and a
     single coil is left as it is."""
-    from monai_d3gm.apps.reconstruction.sense import consistent_coil_rss
+    from monai_d3gm.physics.sense import consistent_coil_rss
 
     kspace, maps = SimulateKspace(num_coils=4, phase="smooth")(phantom(48, 48))
     kspace = kspace + 0.02 * kspace.abs().max() * torch.randn(kspace.shape, dtype=torch.complex64)

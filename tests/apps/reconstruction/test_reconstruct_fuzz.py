@@ -11,12 +11,12 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monai_d3gm.apps.reconstruction.masks import CartesianMask
 from monai_d3gm.apps.reconstruction.reconstruct import DC_MODES, D3GMReconstructor
 from monai_d3gm.errors import D3GMInputError
 from monai_d3gm.inferers import D3GMInferer
 from monai_d3gm.networks.nets import ScoreUNet
 from monai_d3gm.networks.schedulers import D3GMScheduler
+from monai_d3gm.physics.masks import CartesianMask
 from tests.fuzz import arrays, check_contract
 
 torch.manual_seed(0)

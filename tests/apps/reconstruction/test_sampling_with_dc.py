@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from monai_d3gm.apps.reconstruction.data_consistency import HardDataConsistency
-from monai_d3gm.apps.reconstruction.fft import channels_to_complex, complex_to_channels, fft2c, ifft2c
-from monai_d3gm.apps.reconstruction.masks import CartesianMask
 from monai_d3gm.data import make_synthetic_pairs
+from monai_d3gm.physics.fft import channels_to_complex, complex_to_channels, fft2c, ifft2c
+from monai_d3gm.physics.masks import CartesianMask
 from tests.utils import train_toy_score_network
 
 SIZE = 32

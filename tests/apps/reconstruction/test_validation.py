@@ -8,8 +8,8 @@ import numpy as np
 import sigpy
 import torch
 
-from monai_d3gm.apps.reconstruction.acquisition import rss_peak
 from monai_d3gm.apps.reconstruction.validation import held_out_cases, simulated_kspace
+from monai_d3gm.physics.acquisition import rss_peak
 
 
 def test_simulated_kspace_is_seeded_and_has_the_requested_noise():
@@ -24,7 +24,7 @@ def test_simulated_kspace_is_seeded_and_has_the_requested_noise():
 
 
 def test_held_out_cases_take_central_slices_with_alternating_coil_counts(tmp_path):
-    from monai_d3gm.apps.reconstruction.io import write_nifti
+    from monai_d3gm.io import write_nifti
 
     volume = np.stack([np.abs(sigpy.shepp_logan((32, 32))) * (1 + 0.1 * i) for i in range(10)], -1)
     path = write_nifti(volume.astype(np.float32), np.eye(4), tmp_path / "v.nii.gz")

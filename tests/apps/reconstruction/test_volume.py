@@ -16,16 +16,17 @@ import torch
 
 from monai_d3gm.apps.reconstruction import MRIInputError
 from monai_d3gm.apps.reconstruction.inference import MRIReconstructionRunner
-from monai_d3gm.apps.reconstruction.io import MRIVolume, read_dicom_series, write_fastmri, write_nifti
-from monai_d3gm.apps.reconstruction.masks import CartesianMask
 from monai_d3gm.apps.reconstruction.reconstruct import D3GMReconstructor
-from monai_d3gm.apps.reconstruction.volume import VolumeReconstruction, volume_slice_range
+from monai_d3gm.apps.reconstruction.volume import VolumeReconstruction
 from monai_d3gm.errors import InputTooLargeError
 from monai_d3gm.inferers import D3GMInferer
+from monai_d3gm.io import MRIVolume, read_dicom_series, write_fastmri, write_nifti
+from monai_d3gm.io.geometry import volume_slice_range
 from monai_d3gm.memory import MemoryGuard
 from monai_d3gm.networks.nets import ScoreUNet
 from monai_d3gm.networks.schedulers import D3GMScheduler
-from tests.apps.reconstruction.io.test_dicom import make_dicom_series
+from monai_d3gm.physics.masks import CartesianMask
+from tests.io.test_dicom import make_dicom_series
 
 
 def _reconstructor(sampler: str = "sde") -> D3GMReconstructor:

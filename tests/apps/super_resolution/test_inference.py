@@ -13,14 +13,14 @@ import sigpy
 import torch
 
 from monai_d3gm.apps.reconstruction import MRIInputError
-from monai_d3gm.apps.reconstruction.io import read_dicom_series, write_fastmri, write_nifti
 from monai_d3gm.apps.super_resolution import upsampled_affine
 from monai_d3gm.apps.super_resolution.inference import MRISuperResolutionRunner, demo_case
 from monai_d3gm.apps.super_resolution.restore import D3GMSuperResolver
 from monai_d3gm.inferers import D3GMInferer
+from monai_d3gm.io import read_dicom_series, write_fastmri, write_nifti
 from monai_d3gm.networks.nets import ScoreUNet
 from monai_d3gm.networks.schedulers import D3GMScheduler
-from tests.apps.reconstruction.io.test_dicom import make_dicom_series
+from tests.io.test_dicom import make_dicom_series
 
 
 @pytest.fixture(scope="module")

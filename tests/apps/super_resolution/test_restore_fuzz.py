@@ -11,8 +11,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monai_d3gm.apps.reconstruction.errors import MRIInputError
 from monai_d3gm.apps.super_resolution.restore import SIMULATE_MODES, D3GMSuperResolver
+from monai_d3gm.errors import MRIInputError
 from monai_d3gm.inferers import D3GMInferer
 from monai_d3gm.networks.nets import ScoreUNet
 from monai_d3gm.networks.schedulers import D3GMScheduler

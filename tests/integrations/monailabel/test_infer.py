@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import sigpy
 
-from monai_d3gm.apps.reconstruction.io import write_nifti
 from monai_d3gm.integrations.monailabel import D3GMInferTask, has_monailabel, sample_app_dir
+from monai_d3gm.io import write_nifti
 from tests.bundles.bundle_checks import BUNDLES
 
 RECON = BUNDLES / "mri_reconstruction_d3gm"

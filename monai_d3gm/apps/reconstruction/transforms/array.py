@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from monai.transforms import Randomizable, Transform
 
+from ....errors import MRIInputError
+from ....physics.acquisition import add_kspace_noise, random_coil_maps, rss_peak
+from ....physics.fft import channels_to_complex, complex_to_channels, fft2c, ifft2c, tensor_input
+from ....physics.sense import SenseOperator, absorb_background_phase, conjugate_gradient, espirit_maps, sampling_mask_of
 from ....utils import finite_number
-from ..acquisition import add_kspace_noise, random_coil_maps, rss_peak
-from ..errors import MRIInputError
-from ..fft import channels_to_complex, complex_to_channels, fft2c, ifft2c, tensor_input
-from ..sense import SenseOperator, absorb_background_phase, conjugate_gradient, espirit_maps, sampling_mask_of
 
 __all__ = [
     "SimulateKspace",
@@ -92,7 +92,7 @@ class SimulateKspace(Randomizable, Transform):
     A magnitude image gets an optional smooth synthetic phase (low-order polynomial, random per call), because real
     MR images are complex and a network trained on real-only images learns a conjugate-symmetric k-space that
     acquisitions do not have. With more than one coil the image is multiplied by coil maps: sigpy's fixed birdcage
-    maps, or a random loop-coil array per call (:func:`~monai_d3gm.apps.reconstruction.acquisition.random_coil_maps`).
+    maps, or a random loop-coil array per call (:func:`~monai_d3gm.physics.acquisition.random_coil_maps`).
 
     Args:
         num_coils: 1 for single-coil k-space, else the number of simulated coils; a sequence draws the number from
@@ -167,7 +167,7 @@ class AddKspaceNoise(Randomizable, Transform):
 
     The standard deviation per real part is σ = r · max(RSS image of the k-space), with r drawn log-uniformly from
     ``relative_std`` per call (a single number: always that r). Real scans measure r in their k-space corners
-    (:func:`~monai_d3gm.apps.reconstruction.acquisition.relative_noise_std`: 0.008 on the real 8-coil brain). Apply it
+    (:func:`~monai_d3gm.physics.acquisition.relative_noise_std`: 0.008 on the real 8-coil brain). Apply it
     before undersampling, so the measured lines and the fully sampled reference share one noise realisation, as in a
     real acquisition.
 
@@ -219,7 +219,7 @@ class UndersampleKspace(Randomizable, Transform):
 
     Args:
         mask: a mask generator called as ``mask(shape, seed=...)`` (e.g.
-            :class:`monai_d3gm.apps.reconstruction.masks.CartesianMask`), a fixed (H, W) 0/1 mask, or None to take
+            :class:`monai_d3gm.physics.masks.CartesianMask`), a fixed (H, W) 0/1 mask, or None to take
             the acquired mask of already undersampled k-space (the samples that are non-zero in any coil).
 
     Returns:
@@ -275,7 +275,7 @@ class EstimateCoilMaps(Transform):
         thresh: ESPIRiT's threshold on the calibration matrix's singular values, in [0, 1).
         crop: ESPIRiT's eigenvalue crop, in [0, 1].
         absorb_phase: fold the image's smooth background phase into the maps
-            (:func:`~monai_d3gm.apps.reconstruction.sense.absorb_background_phase`), so the SENSE image is nearly
+            (:func:`~monai_d3gm.physics.sense.absorb_background_phase`), so the SENSE image is nearly
             real like the training images; without it the image carries ESPIRiT's first-coil phase.
     """
 
@@ -310,7 +310,7 @@ class AbsorbBackgroundPhase(Transform):
     The step :class:`EstimateCoilMaps` ends with, for maps known otherwise (the true maps of a simulation, maps a
     user passes): training and inference both call it on the undersampled k-space, so one code path builds μ. With
     ``maps=None`` (single coil) it returns the unit-modulus phase map of the low-resolution image
-    (:func:`~monai_d3gm.apps.reconstruction.sense.absorb_background_phase`); a single coil's given map counts by its
+    (:func:`~monai_d3gm.physics.sense.absorb_background_phase`); a single coil's given map counts by its
     phase only (one coil's sensitivity magnitude is not identifiable and the networks learned unit-gain images).
 
     Returns:

@@ -18,17 +18,16 @@ For acquired undersampled k-space use ``UndersampleKspaced("kspace", mask=None)`
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Hashable, Mapping, Sequence
 
 import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform, Randomizable
 
-from ....errors import D3GMInputError
-from ..errors import MRIInputError
-from ..fft import tensor_input
-from ..io import load_mri_slice
+from ....errors import MRIInputError
+from ....io import load_mri_slice
+from ....physics.fft import tensor_input
+from ....transforms.utils import checked_copy, init_keys
 from .array import (
     AbsorbBackgroundPhase,
     AddKspaceNoise,
@@ -59,74 +58,10 @@ __all__ = [
 ]
 
 
-def init_keys(
-    transform: MapTransform,
-    keys: KeysCollection,
-    allow_missing_keys: bool = False,
-    error: type[D3GMInputError] = MRIInputError,
-) -> None:
-    """``MapTransform.__init__(transform, keys, allow_missing_keys)``, raising ``error`` (instead of MONAI's
-    ``ValueError`` / ``TypeError``) for no key or an unhashable one.
-
-    Args:
-        transform: the dictionary transform being built.
-        keys: its keys.
-        allow_missing_keys: whether absent keys are skipped.
-        error: the documented exception type to raise.
-    """
-    try:
-        MapTransform.__init__(transform, keys, allow_missing_keys)
-    except (TypeError, ValueError) as err:
-        raise error(
-            f"{type(transform).__name__}: keys must be one key or a non-empty sequence of hashable keys (e.g. "
-            f"'image' or ['mu', 'target']), got {keys!r}."
-        ) from err
-
-
-def checked_copy(
-    transform: MapTransform,
-    data: Any,
-    required: Iterable[Hashable] = (),
-    error: type[D3GMInputError] = MRIInputError,
-) -> dict[Hashable, Any]:
-    """A shallow copy of ``data`` for ``transform`` after checking that it is a mapping that holds the keys it needs.
-
-    MONAI's ``key_iterator`` raises a ``KeyError`` for an absent key; this raises ``error`` first, naming the missing
-    key and the keys present.
-
-    Args:
-        transform: the dictionary transform.
-        data: its input.
-        required: keys needed even with ``allow_missing_keys`` (e.g. the reference of a normalisation).
-        error: the documented exception type to raise.
-
-    Raises:
-        error: ``data`` is not a mapping, or misses one of ``transform.keys`` (unless ``allow_missing_keys``) or of
-            ``required``.
-    """
-    name = type(transform).__name__
-    if not isinstance(data, Mapping):
-        raise error(
-            f"{name} takes a dictionary of named arrays (keys {list(transform.keys)}), got {type(data).__name__}; "
-            f"wrap the input, e.g. {{{transform.keys[0]!r}: value}}."
-        )
-    required = list(required)
-    needed = [] if transform.allow_missing_keys else list(transform.keys)
-    missing = [key for key in [*needed, *required] if key not in data]
-    if missing:
-        present = [repr(key) for key in list(data)[:12]] + (["..."] if len(data) > 12 else [])
-        skip = "" if missing[0] in required else ", or pass allow_missing_keys=True to skip absent keys"
-        raise error(
-            f"{name}: key {missing[0]!r} is missing from the data (keys present: {', '.join(present) or 'none'}); "
-            f"add it or fix the key name{skip}."
-        )
-    return dict(data)
-
-
 class LoadMRISliced(MapTransform):
     """Replace ``data[key]`` (a path) by one 2-D slice of that MRI input and merge the result into the dictionary.
 
-    See :func:`monai_d3gm.apps.reconstruction.io.load_mri_slice` for the formats and the keys it adds ("kspace",
+    See :func:`monai_d3gm.io.load_mri_slice` for the formats and the keys it adds ("kspace",
     "mask", "reference" for raw data; "image", "affine" for NIfTI and DICOM).
     """
 

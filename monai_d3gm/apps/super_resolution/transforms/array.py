@@ -12,7 +12,7 @@ import torch
 from monai.transforms import Randomizable, Transform
 
 from ....errors import D3GMInputError
-from ..degrade import _check, _check_scale, blur_downsample, crop_to_multiple, kspace_downsample, sinc_upsample
+from ..degrade import blur_downsample, check_image, check_scale, crop_to_multiple, kspace_downsample, sinc_upsample
 
 __all__ = ["SimulateLowResolution", "DEGRADATIONS"]
 
@@ -36,7 +36,7 @@ class SimulateLowResolution(Randomizable, Transform):
     def __init__(self, scale: int = 4, degradation: str = "kspace", sigma: float | Sequence[float] = 1.5) -> None:
         if not isinstance(degradation, str) or degradation not in DEGRADATIONS:
             raise D3GMInputError(f"degradation must be one of {DEGRADATIONS}, got {degradation!r}.")
-        self.scale = _check_scale(scale)
+        self.scale = check_scale(scale)
         self.degradation = degradation
         bounds = [sigma, sigma] if isinstance(sigma, numbers.Number) else sigma
         try:
@@ -59,7 +59,7 @@ class SimulateLowResolution(Randomizable, Transform):
         Returns:
             ``(mu, target)``, each (1, H', W') with H', W' the multiples of ``scale`` below H, W.
         """
-        img = _check(image, self.scale, "image")
+        img = check_image(image, self.scale, "image")
         if img.ndim == 3 and img.shape[0] == 1:
             img = img[0]
         if img.ndim != 2:

@@ -11,7 +11,7 @@ from monai.config import KeysCollection
 from monai.transforms import MapTransform, Randomizable
 
 from ....errors import D3GMInputError
-from ...reconstruction.transforms.dictionary import checked_copy, init_keys
+from ....transforms.utils import checked_copy, init_keys
 from .array import SimulateLowResolution
 
 __all__ = ["SimulateLowResolutiond"]

@@ -9,8 +9,6 @@ import torch
 from monai.transforms import Compose
 
 from monai_d3gm.apps.reconstruction import MRIInputError
-from monai_d3gm.apps.reconstruction.fft import fft2c
-from monai_d3gm.apps.reconstruction.masks import CartesianMask
 from monai_d3gm.apps.reconstruction.transforms import (
     ChannelsToComplexd,
     ComplexToChannelsd,
@@ -23,6 +21,8 @@ from monai_d3gm.apps.reconstruction.transforms import (
     UndersampleKspace,
     UndersampleKspaced,
 )
+from monai_d3gm.physics.fft import fft2c
+from monai_d3gm.physics.masks import CartesianMask
 
 
 def phantom(h: int = 48, w: int = 40) -> np.ndarray:
@@ -124,9 +124,6 @@ def test_training_and_inference_build_the_same_mu(num_coils, mu_iterations):
     the SENSE adjoint and with CG-SENSE."""
     from monai.transforms import Compose
 
-    from monai_d3gm.apps.reconstruction.acquisition import random_coil_maps
-    from monai_d3gm.apps.reconstruction.fft import complex_to_channels
-    from monai_d3gm.apps.reconstruction.masks import CartesianMask
     from monai_d3gm.apps.reconstruction.reconstruct import D3GMReconstructor
     from monai_d3gm.apps.reconstruction.transforms import (
         AbsorbBackgroundPhased,
@@ -136,6 +133,9 @@ def test_training_and_inference_build_the_same_mu(num_coils, mu_iterations):
         SenseAdjointd,
         UndersampleKspaced,
     )
+    from monai_d3gm.physics.acquisition import random_coil_maps
+    from monai_d3gm.physics.fft import complex_to_channels
+    from monai_d3gm.physics.masks import CartesianMask
 
     rng = np.random.default_rng(0)
     image = torch.as_tensor(rng.random((48, 40)), dtype=torch.float32)
@@ -214,9 +214,9 @@ def test_absorb_background_phase_without_calibration_region_and_with_a_given_sin
 def test_cg_sense_mu_unfolds_what_the_coils_resolve():
     """``SenseAdjoint(iterations=n)``: on undersampled multi-coil k-space each CG iteration fits the data better and
     comes closer to the image than the adjoint does; one coil, or fully sampled k-space, gives the adjoint itself."""
-    from monai_d3gm.apps.reconstruction.acquisition import random_coil_maps
-    from monai_d3gm.apps.reconstruction.sense import SenseOperator
     from monai_d3gm.apps.reconstruction.transforms import SenseAdjoint
+    from monai_d3gm.physics.acquisition import random_coil_maps
+    from monai_d3gm.physics.sense import SenseOperator
 
     image = torch.from_numpy(phantom(64, 64)).to(torch.complex64)
     maps = random_coil_maps(8, 64, 64, np.random.RandomState(1))

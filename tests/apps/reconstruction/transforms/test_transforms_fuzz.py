@@ -18,7 +18,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monai_d3gm.apps.reconstruction import MRIInputError
-from monai_d3gm.apps.reconstruction.masks import CartesianMask
 from monai_d3gm.apps.reconstruction.transforms import (
     ChannelsToComplex,
     ChannelsToComplexd,
@@ -37,6 +36,7 @@ from monai_d3gm.apps.reconstruction.transforms import (
     UndersampleKspaced,
     as_kspace,
 )
+from monai_d3gm.physics.masks import CartesianMask
 from tests.fuzz import FUZZ_DTYPES, all_finite, arrays, check_contract, describe_value, one_bad
 
 #: values of the wrong type for an array argument

@@ -1,0 +1,27 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""Atomic output files for the writers: a temporary beside the output, renamed into place at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import MRIInputError
+from ..utils import atomic_path
+
+__all__ = ["atomic_file"]
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike, suffix: str = "") -> Iterator[str]:
+    """:func:`monai_d3gm.utils.atomic_path`, with a clear error when the output folder is missing."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise MRIInputError(
+            f"{path}: the output folder {path.parent} does not exist; create it first or choose another path."
+        )
+    with atomic_path(path, suffix) as tmp:
+        yield tmp

@@ -1,0 +1,39 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""What the scanner does to an image, written once for every task: centred FFTs, undersampling masks, coil
+sensitivities and the SENSE operator, and the thermal noise and coil geometry of real acquisitions.
+
+* :mod:`.fft`: orthonormal centred 2-D FFTs and the complex ↔ (real, imaginary) channel layout.
+* :mod:`.masks`: Cartesian (random and equispaced, fastMRI centre fractions) and Poisson-disc masks.
+* :mod:`.sense`: ESPIRiT and low-resolution coil maps, the SENSE forward/adjoint operator, CG-SENSE.
+* :mod:`.acquisition`: random coil arrays, measured and added k-space noise.
+"""
+
+from __future__ import annotations
+
+from .acquisition import add_kspace_noise, kspace_noise_std, random_coil_maps, relative_noise_std, rss_peak
+from .fft import channels_to_complex, complex_to_channels, fft2c, ifft2c
+from .masks import CartesianMask, RandomCartesianMask, acceleration_of, center_fraction_of, load_mask, poisson_mask
+from .sense import SenseOperator, espirit_maps, lowres_maps, root_sum_of_squares
+
+__all__ = [
+    "CartesianMask",
+    "RandomCartesianMask",
+    "SenseOperator",
+    "acceleration_of",
+    "add_kspace_noise",
+    "center_fraction_of",
+    "channels_to_complex",
+    "complex_to_channels",
+    "espirit_maps",
+    "fft2c",
+    "ifft2c",
+    "kspace_noise_std",
+    "load_mask",
+    "lowres_maps",
+    "poisson_mask",
+    "random_coil_maps",
+    "relative_noise_std",
+    "root_sum_of_squares",
+    "rss_peak",
+]
