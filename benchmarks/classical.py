@@ -43,11 +43,11 @@ import numpy as np
 import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
-from monai_d3gm.apps.reconstruction.data_consistency import HardDataConsistency, SenseDataConsistency
 from monai_d3gm.inferers import network_input
 from monai_d3gm.io.bart import kspace_from_cfl, read_cfl, write_cfl
 from monai_d3gm.networks.nets import ScoreUNet
 from monai_d3gm.networks.schedulers import D3GMScheduler
+from monai_d3gm.physics.consistency import HardDataConsistency, SenseDataConsistency
 from monai_d3gm.physics.fft import complex_to_channels, fft2c, ifft2c
 from monai_d3gm.physics.masks import CartesianMask, acceleration_of
 from monai_d3gm.physics.sense import (
@@ -158,17 +158,17 @@ def dc_cost_table(quick: bool, device: torch.device) -> tuple[list[list[object]]
     image = torch.randn(1, size, size, dtype=torch.complex64, device=device)
     sens = torch.randn(coils, size, size, dtype=torch.complex64, device=device)
     maps = sens / root_sum_of_squares(sens, dim=0)
-    sched = D3GMScheduler()
+    std = float(D3GMScheduler().marginal_std(50))  # the noise level data consistency gets at t = 50
     gen = torch.Generator(device=device).manual_seed(0)
-    hard = HardDataConsistency(fft2c(image) * mask, mask, scheduler=sched, generator=gen)
-    sense = SenseDataConsistency(SenseOperator(maps, mask)(image), mask, maps, scheduler=sched, generator=gen)
+    hard = HardDataConsistency(fft2c(image) * mask, mask, generator=gen)
+    sense = SenseDataConsistency(SenseOperator(maps, mask)(image), mask, maps, generator=gen)
     sample = complex_to_channels(image[:, None])
     x_in = network_input(sample, sample)
     t = torch.full((1,), 50, dtype=torch.long, device=device)
     fns = {
         "ScoreUNet forward": lambda: net(x_in, t),
-        "HardDataConsistency (1 coil)": lambda: hard(sample, 50),
-        f"SenseDataConsistency ({coils} coils, {sense.iterations} CG)": lambda: sense(sample, 50),
+        "HardDataConsistency (1 coil)": lambda: hard(sample, 50, std),
+        f"SenseDataConsistency ({coils} coils, {sense.iterations} CG)": lambda: sense(sample, 50, std),
     }
     with torch.no_grad():
         interleaved_medians(fns, 1, device)  # warm-up

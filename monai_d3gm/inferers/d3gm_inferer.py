@@ -14,13 +14,12 @@ from monai.utils import optional_import
 from ..errors import D3GMInputError, NonFiniteSampleError
 from ..memory import MemoryGuard
 from ..networks.schedulers import D3GMScheduler
-from ..networks.schedulers.noise import NoiseSource
+from ..noise import NoiseSource
+from ..physics.consistency import DataConsistency
 
 tqdm, has_tqdm = optional_import("tqdm", name="tqdm")
 
 __all__ = ["D3GMInferer", "NonFiniteSampleError", "chain_state", "network_input"]
-
-DataConsistency = Callable[[torch.Tensor, int], torch.Tensor]
 
 
 def _check_finite(finite: list[torch.Tensor], pairs: list[tuple[int, int]], dc: bool) -> None:
@@ -160,7 +159,8 @@ class D3GMInferer(Inferer):
         scheduler: the SDE.
         num_inference_steps: default number of network evaluations (None: all T steps).
         sampler: default sampler ("sde", "ode", "posterior"); None uses the scheduler's.
-        data_consistency: default callable ``dc(sample, timestep) -> sample`` applied after every step.
+        data_consistency: default data consistency ``dc(sample, timestep, noise_std) -> sample`` applied after every
+            step (:class:`~monai_d3gm.physics.consistency.DataConsistency`).
         progress: show a tqdm progress bar while sampling.
         seed: when given, sampling through ``__call__`` draws its noise from a generator seeded with it, so the same
             input gives the same output.
@@ -277,7 +277,8 @@ class D3GMInferer(Inferer):
             sampler: "sde", "ode" or "posterior"; default the inferer's, then the scheduler's.
             generator: source of the start's and the steps' noise (determinism): a ``torch.Generator``, or
                 :class:`~monai_d3gm.networks.schedulers.ItemNoise` for per-item draws independent of the batch.
-            data_consistency: ``dc(sample, timestep) -> sample``, applied after each step (e.g. k-space replacement);
+            data_consistency: ``dc(sample, timestep, noise_std) -> sample``, applied after each step with the step
+                reached and the SDE's noise level there, sqrt(v_t) (0 at t = 0) (e.g. k-space replacement);
                 None uses the inferer's default; the paper samples without it.
             verbose: show a progress bar (default: the inferer's ``progress``).
             callback: called after each step with a dict ``{"i", "t", "t_prev", "sample", "pred_original_sample"}``.
@@ -321,7 +322,7 @@ class D3GMInferer(Inferer):
             model_output = network(network_input(sample, mu), t_batch.fill_(t), **network_kwargs)
             sample, x0 = scheduler.step(model_output, t, sample, mu, generator, prev_timestep=t_prev, sampler=sampler)
             if dc is not None:
-                sample = dc(sample, t_prev)
+                sample = dc(sample, t_prev, float(scheduler.marginal_stds[t_prev]))
             finite.append(torch.stack((torch.isfinite(sample).all(), torch.isfinite(model_output).all())))
             if callback is not None:
                 callback({"i": i, "t": t, "t_prev": t_prev, "sample": sample, "pred_original_sample": x0})

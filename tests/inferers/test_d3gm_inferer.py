@@ -56,8 +56,8 @@ def test_sample_runs_the_sub_sequence_and_data_consistency(steps):
     seen: list[int] = []
     infos: list[dict] = []
 
-    def dc(sample: torch.Tensor, timestep: int) -> torch.Tensor:
-        seen.append(timestep)
+    def dc(sample: torch.Tensor, timestep: int, noise_std: float) -> torch.Tensor:
+        seen.append((timestep, noise_std))
         return sample
 
     mu = torch.rand(2, 1, 8, 8)
@@ -67,7 +67,10 @@ def test_sample_runs_the_sub_sequence_and_data_consistency(steps):
     n = steps or 100
     assert out.shape == mu.shape and len(net.calls) == n == len(seen) == len(infos)
     assert [int(c[1][0]) for c in net.calls] == sched.timesteps.tolist()
-    assert seen[-1] == 0 and infos[-1]["t_prev"] == 0
+    assert seen[-1] == (0, 0.0) and infos[-1]["t_prev"] == 0
+    # data consistency gets the step reached and the SDE's noise level there, sqrt(v_t)
+    assert [s for s, _ in seen] == [*sched.timesteps.tolist()[1:], 0]
+    assert all(std == pytest.approx(float(sched.marginal_std(t)), rel=1e-12) for t, std in seen)
     assert all(c[1].shape == (2,) for c in net.calls)
 
 
@@ -122,7 +125,7 @@ def test_non_finite_states_stop_with_the_step_and_a_hint():
     with pytest.raises(NonFiniteSampleError, match=r"network's output is NaN/Inf at step 3 of 5 .*checkpoint"):
         inferer.sample(mu, diverging, num_inference_steps=5, sampler="ode")
 
-    def bad_dc(x, t):
+    def bad_dc(x, t, noise_std):
         return x * float("inf")
 
     with pytest.raises(NonFiniteSampleError, match=r"data-consistency step at step 1 of 4"):

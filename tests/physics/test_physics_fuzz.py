@@ -23,12 +23,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monai_d3gm.apps.reconstruction import MRIInputError
-from monai_d3gm.apps.reconstruction.data_consistency import (
+from monai_d3gm.networks.schedulers import D3GMScheduler
+from monai_d3gm.physics.consistency import (
     HardDataConsistency,
     SenseDataConsistency,
     SoftDataConsistency,
 )
-from monai_d3gm.networks.schedulers import D3GMScheduler
 from monai_d3gm.physics.fft import channels_to_complex, complex_to_channels, fft2c, ifft2c
 from monai_d3gm.physics.masks import (
     CartesianMask,
@@ -350,8 +350,8 @@ SCHEDULER = D3GMScheduler(10)
 
 @st.composite
 def dc_cases(draw):
-    """A data-consistency callable's arguments and a call's (sample, timestep); consistent, then sometimes one
-    argument spoiled (wrong shape, dtype, NaN, junk)."""
+    """A data-consistency callable's arguments and a call's (sample, timestep, noise_std); consistent, then sometimes
+    one argument spoiled (wrong shape, dtype, NaN, junk)."""
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     kind = draw(st.sampled_from(["hard", "soft", "sense"]))
     b, h, w = draw(st.integers(1, 3)), draw(st.integers(1, 12)), draw(st.integers(1, 12))
@@ -368,7 +368,7 @@ def dc_cases(draw):
         "maps": maps,
         "sample": sample,
         "timestep": draw(st.integers(0, 10)),
-        "scheduler": draw(st.sampled_from([None, SCHEDULER])),
+        "noise_std": draw(st.sampled_from([0.0, float(SCHEDULER.marginal_std(5))])),
         "weight": draw(st.floats(0.0, 1.0)),
         "lam": draw(st.floats(1e-3, 10.0)),
         "iterations": draw(st.integers(1, 4)),
@@ -381,7 +381,7 @@ def dc_cases(draw):
             "weight": [-0.5, 1.5, np.nan, "0.9", None],
             "lam": [0.0, -1.0, np.nan, np.inf, "1", None],
             "iterations": [0, -2, 2.5, "5", None],
-            "scheduler": [None],
+            "noise_std": [-0.5, np.nan, np.inf, "0.1", None, torch.tensor([0.1, 0.2, 0.3, 0.4])],
         }.get(name)
         if bad is not None:
             args[name] = draw(st.sampled_from(bad))
@@ -415,19 +415,17 @@ def test_data_consistency(case):
 
     def call():
         if kind == "hard":
-            dc = HardDataConsistency(a["kspace"], a["mask"], scheduler=a["scheduler"])
+            dc = HardDataConsistency(a["kspace"], a["mask"])
         elif kind == "soft":
-            dc = SoftDataConsistency(a["kspace"], a["mask"], weight=a["weight"], scheduler=a["scheduler"])
+            dc = SoftDataConsistency(a["kspace"], a["mask"], weight=a["weight"])
         else:
-            dc = SenseDataConsistency(
-                a["kspace"], a["mask"], a["maps"], a["iterations"], a["lam"], scheduler=a["scheduler"]
-            )
-        return dc(a["sample"], a["timestep"])
+            dc = SenseDataConsistency(a["kspace"], a["mask"], a["maps"], a["iterations"], a["lam"])
+        return dc(a["sample"], a["timestep"], a["noise_std"])
 
     out = check_contract(
         "data consistency",
         call,
-        mention=("kspace", "mask", "maps", "sample", "timestep", "weight", "lam", "iterations"),
+        mention=("kspace", "mask", "maps", "sample", "timestep", "noise_std", "weight", "lam", "iterations"),
         describe=describe,
     )
     if out is not None:
@@ -504,10 +502,11 @@ def test_regression_data_consistency():
     _raises(lambda: SenseDataConsistency(kspace[:, None], mask, None, lam="1"), "lam must be a real number")
     maps = torch.full((1, 8, 8), float("nan"), dtype=torch.complex64)
     _raises(lambda: SenseDataConsistency(kspace[:, None], mask, maps), "NaN or Inf")
-    dc = HardDataConsistency(kspace, mask, scheduler=D3GMScheduler(10))
+    dc = HardDataConsistency(kspace, mask)
     sample = complex_to_channels(_randc((1, 1, 8, 8), rng))
-    _raises(lambda: dc(sample, "3"), "timestep must be an integer")
-    _raises(lambda: dc(sample, torch.tensor([1, 2, 3])), "one per sample")
+    _raises(lambda: dc(sample, 3, "0.1"), "noise_std must be a real number")
+    _raises(lambda: dc(sample, 3, -0.1), "noise_std must be >= 0")
+    _raises(lambda: dc(sample, 3, torch.tensor([0.1, 0.2, 0.3])), "one per sample")
     _raises(lambda: HardDataConsistency(None, mask), "kspace must be a numeric array")
 
 

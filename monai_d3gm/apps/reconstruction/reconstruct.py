@@ -14,10 +14,10 @@ import torch
 from ...errors import MRIInputError
 from ...inferers import D3GMInferer
 from ...metrics import magnitude_metrics, real_slice
-from ...networks.schedulers.noise import ItemNoise, NoiseSource
+from ...noise import ItemNoise, NoiseSource
+from ...physics.consistency import HardDataConsistency, SenseDataConsistency, SoftDataConsistency
 from ...physics.fft import channels_to_complex, complex_to_channels, ifft2c
 from ...physics.sense import consistent_coil_rss, root_sum_of_squares, sampling_mask_of
-from .data_consistency import HardDataConsistency, SenseDataConsistency, SoftDataConsistency
 from .transforms import (
     AbsorbBackgroundPhase,
     EstimateCoilMaps,
@@ -219,7 +219,6 @@ class D3GMReconstructor:
             return None
         kspace = torch.stack([p["kspace"] for p in batch]).to(self.device)
         mask = torch.stack([torch.as_tensor(p["mask"]) for p in batch]).to(self.device)
-        sched = self.inferer.scheduler
         maps = None if batch[0]["maps"] is None else torch.stack([p["maps"] for p in batch]).to(self.device)
         if maps is not None and maps.shape[1] > 1:
             return SenseDataConsistency(
@@ -228,13 +227,12 @@ class D3GMReconstructor:
                 maps,
                 iterations=self.sense_iterations,
                 lam=self.sense_lam,
-                scheduler=sched,
                 generator=noise,
             )
         phase = None if maps is None else maps[:, 0]  # one coil: its phase map
         if self.data_consistency == "soft":
-            return SoftDataConsistency(kspace, mask, scheduler=sched, generator=noise, phase=phase)
-        return HardDataConsistency(kspace, mask, scheduler=sched, generator=noise, phase=phase)
+            return SoftDataConsistency(kspace, mask, generator=noise, phase=phase)
+        return HardDataConsistency(kspace, mask, generator=noise, phase=phase)
 
     @torch.no_grad()
     def __call__(self, case: dict[str, Any]) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from monai.config import KeysCollection
 from monai.transforms import MapTransform, RandomizableTransform, Transform
 
 from ...errors import D3GMInputError, ImageInputError
+from ...physics.weather import add_haze, add_rain, check_clean_image
 from ...transforms.utils import checked_copy, init_keys
-from .demo import add_haze, add_rain, check_clean_image
 from .io import read_rgb
 
 __all__ = ["LoadRGBImage", "LoadRGBImaged", "RandSyntheticDegradation", "RandSyntheticDegradationd"]
@@ -76,7 +76,7 @@ class RandSyntheticDegradation(RandomizableTransform):
     Raises:
         D3GMInputError: a bad ``kind`` or ``prob``; when called, a clean image that is not channel-first ``(3, H, W)``
             (or grey ``(1, H, W)``), empty, non-finite or outside [0, 1] (see
-            :func:`~monai_d3gm.apps.restoration.demo.check_clean_image`).
+            :func:`~monai_d3gm.physics.weather.check_clean_image`).
     """
 
     def __init__(self, kind: str = "rain", prob: float = 0.5) -> None:

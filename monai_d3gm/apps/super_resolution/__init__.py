@@ -4,5 +4,12 @@
 
 from __future__ import annotations
 
-from .degrade import bicubic_upsample, blur_downsample, crop_to_multiple, kspace_downsample, lowpass, sinc_upsample
+from ...physics.resolution import (
+    bicubic_upsample,
+    blur_downsample,
+    crop_to_multiple,
+    kspace_downsample,
+    lowpass,
+    sinc_upsample,
+)
 from .geometry import upsampled_affine, upsampled_series

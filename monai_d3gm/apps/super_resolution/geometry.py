@@ -18,7 +18,7 @@ def upsampled_affine(affine: np.ndarray, scale: int, axes: Sequence[int]) -> np.
     """The affine of the HR grid: voxel size divided by ``scale`` along ``axes``, the same field of view.
 
     HR voxel ``j`` sits at LR voxel coordinate ``(j + 0.5) / scale - 0.5`` (see
-    :mod:`monai_d3gm.apps.super_resolution.degrade`), so the first HR voxel centre moves by ``-(scale - 1) / (2 scale)``
+    :mod:`monai_d3gm.physics.resolution`), so the first HR voxel centre moves by ``-(scale - 1) / (2 scale)``
     LR voxels along each up-sampled axis.
 
     Args:

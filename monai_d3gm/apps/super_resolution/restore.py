@@ -12,36 +12,15 @@ import torch
 from ...errors import MRIInputError
 from ...inferers import D3GMInferer
 from ...metrics import magnitude_metrics, real_slice
-from .degrade import bicubic_upsample, blur_downsample, crop_to_multiple, kspace_downsample, lowpass, sinc_upsample
+from ...physics.consistency import LowpassConsistency
+from ...physics.resolution import bicubic_upsample, blur_downsample, crop_to_multiple, kspace_downsample, sinc_upsample
 
-__all__ = ["D3GMSuperResolver", "LowpassConsistency", "SIMULATE_MODES", "DC_MODES"]
+__all__ = ["D3GMSuperResolver", "SIMULATE_MODES", "DC_MODES"]
 
 SIMULATE_MODES = ("none", "kspace", "blur")
 DC_MODES = ("none", "lowpass")
 #: μ is divided by this percentile of itself (the training slices are scaled to their 99.8th percentile)
 NORMALISE_PERCENTILE = 99.8
-
-
-class LowpassConsistency:
-    """k-space data consistency for super-resolution: at the last step the central k-space of the sample (what the
-    LR scan measured) is replaced by μ's, ``x <- x - lowpass(x) + mu``.
-
-    Valid when the LR image is a k-space truncation (``simulate="kspace"`` or a genuine low-resolution acquisition);
-    for blurred inputs μ is not the HR image's low-pass, and this would put the blur back.
-
-    Args:
-        mu: μ (B, C, H, W), the LR image on the HR grid.
-        scale: the super-resolution factor.
-    """
-
-    def __init__(self, mu: torch.Tensor, scale: int) -> None:
-        self.mu = lowpass(mu, scale)
-        self.scale = scale
-
-    def __call__(self, sample: torch.Tensor, timestep: int) -> torch.Tensor:
-        if timestep > 0:
-            return sample
-        return sample - lowpass(sample, self.scale) + self.mu
 
 
 class D3GMSuperResolver:

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
+from ...noise import ItemNoise, NoiseSource
 from .coefficient_decoupled import CoefficientDecoupledScheduler
 from .d3gm import D3GMScheduler
-from .noise import ItemNoise, NoiseSource
 from .samplers import D3GMSampler, Samplers, ode_step, posterior_step, sde_step
 from .schedules import ThetaSchedules
 from .sde import D3GMPredictionType, MeanRevertingSDE, mean_reverting_tables

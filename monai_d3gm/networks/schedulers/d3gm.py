@@ -23,8 +23,8 @@ import torch
 from monai.networks.schedulers import NoiseSchedules, Scheduler
 
 from ...errors import D3GMInputError
+from ...noise import NoiseSource, randn
 from ...utils import finite_number
-from .noise import NoiseSource, randn
 from .samplers import D3GMSampler, Samplers
 from .schedules import ThetaSchedules
 from .sde import (
@@ -356,5 +356,5 @@ class D3GMScheduler(Scheduler):
 
 
 def _randn_like(x: torch.Tensor, generator: NoiseSource) -> torch.Tensor:
-    """Standard normal noise shaped like ``x`` (see :func:`~monai_d3gm.networks.schedulers.noise.randn`)."""
+    """Standard normal noise shaped like ``x`` (see :func:`~monai_d3gm.noise.randn`)."""
     return randn(x.shape, generator, x.dtype, x.device)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from monai_d3gm.apps.reconstruction.data_consistency import HardDataConsistency
 from monai_d3gm.data import make_synthetic_pairs
+from monai_d3gm.physics.consistency import HardDataConsistency
 from monai_d3gm.physics.fft import channels_to_complex, complex_to_channels, fft2c, ifft2c
 from monai_d3gm.physics.masks import CartesianMask
 from tests.utils import train_toy_score_network
@@ -45,7 +45,7 @@ def test_hard_data_consistency_keeps_measurement_and_psnr(toy_model, sampler):
     net, inferer, mask = toy_model
     test = torch.from_numpy(np.stack([p["image"] for p in make_synthetic_pairs(6, size=SIZE, seed=1)]))
     x0, mu, kspace = undersample(test, mask)
-    dc = HardDataConsistency(kspace, mask, scheduler=inferer.scheduler, generator=torch.Generator().manual_seed(1))
+    dc = HardDataConsistency(kspace, mask, generator=torch.Generator().manual_seed(1))
     kwargs = {"num_inference_steps": 20, "sampler": sampler}
     plain = inferer.sample(mu, net, generator=torch.Generator().manual_seed(0), **kwargs)
     with_dc = inferer.sample(mu, net, generator=torch.Generator().manual_seed(0), data_consistency=dc, **kwargs)

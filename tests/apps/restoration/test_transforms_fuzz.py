@@ -17,9 +17,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monai_d3gm.apps.restoration.demo import add_haze, add_rain
 from monai_d3gm.apps.restoration.transforms import RandSyntheticDegradation, RandSyntheticDegradationd
 from monai_d3gm.errors import D3GMInputError
+from monai_d3gm.physics.weather import add_haze, add_rain
 from tests.fuzz import arrays, check_contract, describe_value, one_bad
 
 JUNK = (None, "photo.png", 3.5, {"a": 1}, [[0.1, 0.2], [0.3]], object())

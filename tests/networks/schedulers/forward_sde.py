@@ -9,7 +9,7 @@ import math
 import torch
 
 from monai_d3gm.networks.schedulers import D3GMScheduler
-from monai_d3gm.networks.schedulers.noise import NoiseSource, randn
+from monai_d3gm.noise import NoiseSource, randn
 
 
 def euler_maruyama_forward(

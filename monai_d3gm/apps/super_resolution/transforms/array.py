@@ -12,7 +12,14 @@ import torch
 from monai.transforms import Randomizable, Transform
 
 from ....errors import D3GMInputError
-from ..degrade import blur_downsample, check_image, check_scale, crop_to_multiple, kspace_downsample, sinc_upsample
+from ....physics.resolution import (
+    blur_downsample,
+    check_image,
+    check_scale,
+    crop_to_multiple,
+    kspace_downsample,
+    sinc_upsample,
+)
 
 __all__ = ["SimulateLowResolution", "DEGRADATIONS"]
 

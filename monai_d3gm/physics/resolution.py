@@ -24,8 +24,8 @@ import numbers
 import torch
 import torch.nn.functional as F
 
-from ...errors import D3GMInputError
-from ...physics.fft import tensor_input
+from ..errors import D3GMInputError
+from .fft import tensor_input
 
 __all__ = [
     "check_image",

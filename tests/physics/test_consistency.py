@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from monai_d3gm.apps.reconstruction import MRIInputError
-from monai_d3gm.apps.reconstruction.data_consistency import (
+from monai_d3gm.inferers import D3GMInferer
+from monai_d3gm.networks.schedulers import D3GMScheduler
+from monai_d3gm.physics.consistency import (
     HardDataConsistency,
     SenseDataConsistency,
     SoftDataConsistency,
 )
-from monai_d3gm.inferers import D3GMInferer
-from monai_d3gm.networks.schedulers import D3GMScheduler
 from monai_d3gm.physics.fft import channels_to_complex, complex_to_channels, fft2c, ifft2c
 from monai_d3gm.physics.masks import CartesianMask
 from monai_d3gm.physics.sense import SenseOperator, root_sum_of_squares
@@ -43,26 +43,35 @@ def _kspace_of(sample: torch.Tensor) -> torch.Tensor:
     return fft2c(channels_to_complex(sample))[:, 0]
 
 
-@pytest.mark.parametrize("with_scheduler", [False, True])
-def test_hard_at_t0_is_exact_and_leaves_unsampled(single, with_scheduler):
+def _std(sched: D3GMScheduler, t: int | torch.Tensor) -> float | torch.Tensor:
+    """The noise level the inferer hands data consistency at step t: sqrt(v_t)."""
+    std = sched.marginal_std(t)
+    return float(std) if std.ndim == 0 else std
+
+
+@pytest.mark.parametrize("noise_std", [0.0, 0.05])
+def test_hard_at_t0_is_exact_and_leaves_unsampled(single, noise_std):
     kspace, mask, sample = single
-    dc = HardDataConsistency(kspace, mask, scheduler=D3GMScheduler() if with_scheduler else None)
-    out = dc(sample, 0)
+    dc = HardDataConsistency(kspace, mask)
+    out = dc(sample, 0)  # at t = 0 the inferer's noise level is 0, the default
     assert out.shape == sample.shape and out.dtype == sample.dtype
     k_out, k_in, sampled = _kspace_of(out), _kspace_of(sample), mask.bool().expand(2, H, W)
     torch.testing.assert_close(k_out[sampled], kspace[sampled], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(k_out[~sampled], k_in[~sampled], atol=1e-5, rtol=1e-5)
-    # without a scheduler the measurement is pasted exactly at every t
-    if not with_scheduler:
-        torch.testing.assert_close(_kspace_of(dc(sample, 50))[sampled], kspace[sampled], atol=1e-5, rtol=1e-5)
+    # with noise level 0 the measurement is pasted exactly at every t; with a noise level it is not
+    pasted = _kspace_of(dc(sample, 50, noise_std))[sampled]
+    if not noise_std:
+        torch.testing.assert_close(pasted, kspace[sampled], atol=1e-5, rtol=1e-5)
+    else:
+        assert not torch.allclose(pasted, kspace[sampled], atol=1e-3)
 
 
 def test_soft_weight_one_equals_hard(single):
     kspace, mask, sample = single
     sched = D3GMScheduler()
     for t in (0, 30):
-        hard = HardDataConsistency(kspace, mask, sched, generator=_gen(3))(sample, t)
-        soft = SoftDataConsistency(kspace, mask, weight=1.0, scheduler=sched, generator=_gen(3))(sample, t)
+        hard = HardDataConsistency(kspace, mask, generator=_gen(3))(sample, t, _std(sched, t))
+        soft = SoftDataConsistency(kspace, mask, weight=1.0, generator=_gen(3))(sample, t, _std(sched, t))
         torch.testing.assert_close(soft, hard, atol=0, rtol=0)
 
 
@@ -86,7 +95,7 @@ def test_noise_matches_sde_variance(weight):
     kspace = fft2c(_randc(batch, size, size, seed=4)) * mask
     mu = ifft2c(kspace)
     x_t = complex_to_channels(mu[:, None]) + v**0.5 * torch.randn(batch, 2, size, size, generator=_gen(5))
-    out = SoftDataConsistency(kspace, mask, weight=weight, scheduler=sched, generator=_gen(6))(x_t, t)
+    out = SoftDataConsistency(kspace, mask, weight=weight, generator=_gen(6))(x_t, t, v**0.5)
     residual = (_kspace_of(out) - kspace)[mask.bool().expand(batch, size, size)]
     parts = torch.cat([residual.real, residual.imag])
     assert abs(float(parts.mean())) < 0.05 * v**0.5
@@ -96,13 +105,14 @@ def test_noise_matches_sde_variance(weight):
 def test_noise_is_deterministic_with_generator(single):
     kspace, mask, sample = single
     sched = D3GMScheduler()
-    a = HardDataConsistency(kspace, mask, sched, generator=_gen(7))(sample, 60)
-    b = HardDataConsistency(kspace, mask, sched, generator=_gen(7))(sample, 60)
-    c = HardDataConsistency(kspace, mask, sched, generator=_gen(8))(sample, 60)
+    a = HardDataConsistency(kspace, mask, generator=_gen(7))(sample, 60, _std(sched, 60))
+    b = HardDataConsistency(kspace, mask, generator=_gen(7))(sample, 60, _std(sched, 60))
+    c = HardDataConsistency(kspace, mask, generator=_gen(8))(sample, 60, _std(sched, 60))
     torch.testing.assert_close(a, b, atol=0, rtol=0)
     assert not torch.allclose(a, c)
     # per-sample timesteps (B,): element 0 at t = 0 is exact, element 1 at t = 60 is noisy
-    out = HardDataConsistency(kspace, mask, sched, generator=_gen(7))(sample, torch.tensor([0, 60]))
+    steps = torch.tensor([0, 60])
+    out = HardDataConsistency(kspace, mask, generator=_gen(7))(sample, steps, _std(sched, steps))
     sampled = mask.bool()
     torch.testing.assert_close(_kspace_of(out)[0][sampled], kspace[0][sampled], atol=1e-5, rtol=1e-5)
     assert not torch.allclose(_kspace_of(out)[1][sampled], kspace[1][sampled], atol=1e-3)
@@ -179,15 +189,15 @@ def test_sense_noise_statistics_and_determinism():
     mask = CartesianMask("equispaced", 2, 0.1, seed=0)((size, size))
     kspace = fft2c(_randc(batch, 1, size, size, seed=14)) * mask
     mu = complex_to_channels(ifft2c(kspace))
-    dc = SenseDataConsistency(kspace, mask, None, iterations=2, lam=1e-6, scheduler=sched, generator=_gen(15))
-    out = dc(mu, t)
+    dc = SenseDataConsistency(kspace, mask, None, iterations=2, lam=1e-6, generator=_gen(15))
+    out = dc(mu, t, v**0.5)
     residual = (_kspace_of(out) - kspace[:, 0])[mask.bool().expand(batch, size, size)]
     parts = torch.cat([residual.real, residual.imag])
     assert abs(float(parts.var()) / v - 1) < 0.06
     kspace4, mask4, maps, start = _multicoil()
-    a = SenseDataConsistency(kspace4, mask4, maps, scheduler=sched, generator=_gen(1))(start, 50)
-    b = SenseDataConsistency(kspace4, mask4, maps, scheduler=sched, generator=_gen(1))(start, 50)
-    c = SenseDataConsistency(kspace4, mask4, maps, scheduler=sched, generator=_gen(2))(start, 50)
+    a = SenseDataConsistency(kspace4, mask4, maps, generator=_gen(1))(start, 50, _std(sched, 50))
+    b = SenseDataConsistency(kspace4, mask4, maps, generator=_gen(1))(start, 50, _std(sched, 50))
+    c = SenseDataConsistency(kspace4, mask4, maps, generator=_gen(2))(start, 50, _std(sched, 50))
     torch.testing.assert_close(a, b, atol=0, rtol=0)
     assert not torch.allclose(a, c)
 
@@ -203,7 +213,7 @@ def test_inferer_end_to_end():
     kspace = fft2c(image) * mask
     mu = complex_to_channels(ifft2c(kspace)[:, None])
     sched = D3GMScheduler(num_train_timesteps=20)
-    dc = HardDataConsistency(kspace, mask, sched, generator=_gen(17))
+    dc = HardDataConsistency(kspace, mask, generator=_gen(17))
     out = D3GMInferer(sched, progress=False).sample(
         mu, net, num_inference_steps=5, generator=_gen(18), data_consistency=dc
     )
@@ -251,10 +261,10 @@ def test_validation_errors(single):
 def test_cuda(single):
     kspace, mask, sample = single
     sched = D3GMScheduler()
-    out = HardDataConsistency(kspace, mask, sched, generator=torch.Generator("cuda").manual_seed(0))(sample.cuda(), 5)
-    assert out.device.type == "cuda"
+    dc = HardDataConsistency(kspace, mask, generator=torch.Generator("cuda").manual_seed(0))
+    assert dc(sample.cuda(), 5, _std(sched, 5)).device.type == "cuda"
     k4, m4, maps, start = _multicoil()
-    assert SenseDataConsistency(k4, m4, maps, scheduler=sched)(start.cuda(), 5).device.type == "cuda"
+    assert SenseDataConsistency(k4, m4, maps)(start.cuda(), 5, _std(sched, 5)).device.type == "cuda"
 
 
 @pytest.mark.parametrize("weight", [1.0, 0.6])
@@ -288,3 +298,22 @@ def test_phase_map_is_checked():
         HardDataConsistency(kspace, mask, phase=torch.sgn(_randc(8, 6)))
     with pytest.raises(MRIInputError, match="complex"):
         HardDataConsistency(kspace, mask, phase=torch.ones(8, 8))
+
+
+def test_every_data_consistency_takes_the_inferers_noise_level(single):
+    """Hard, soft, CG-SENSE and low-pass are instances of one protocol, dc(x_t, t, noise_std) with noise_std 0 by
+    default (the exact measurement), so the inferer hands every one of them the SDE's noise level."""
+    import inspect
+
+    from monai_d3gm.physics import DataConsistency, LowpassConsistency
+
+    kspace, mask, sample = single
+    for dc in (
+        HardDataConsistency(kspace, mask),
+        SoftDataConsistency(kspace, mask),
+        SenseDataConsistency(kspace[:, None], mask, None),
+        LowpassConsistency(sample, 2),
+    ):
+        assert isinstance(dc, DataConsistency)
+        assert inspect.signature(dc).parameters["noise_std"].default == 0.0
+        torch.testing.assert_close(dc(sample, 0), dc(sample, 0, 0.0))

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from monai_d3gm.networks.schedulers import D3GMScheduler, ItemNoise
-from monai_d3gm.networks.schedulers.noise import randn
+from monai_d3gm.noise import randn
 
 
 def test_item_noise_is_independent_of_the_batch():

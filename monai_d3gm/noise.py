@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ...errors import D3GMInputError
+from .errors import D3GMInputError
 
 __all__ = ["ItemNoise", "NoiseSource", "randn"]
 

@@ -1,45 +1,72 @@
 # Copyright (c) monai-d3gm contributors
 # Licensed under the Apache License, Version 2.0
-"""k-space data consistency for D³GM MRI reconstruction: callables ``dc(sample, timestep) -> sample``.
+"""Data consistency: after every reverse step, make the state agree with what was measured.
 
-They plug into :meth:`monai_d3gm.inferers.D3GMInferer.sample` (``data_consistency=...``), which calls them after every
-reverse step with the current diffusion state x_t and the step t just reached (0 after the last step):
+Every data consistency is a callable ``dc(sample, timestep, noise_std) -> sample`` (the :class:`DataConsistency`
+protocol). :meth:`monai_d3gm.inferers.D3GMInferer.sample` calls it after each step with the state x_t, the step t it
+reached (0 after the last step) and the SDE's noise level there, ``noise_std`` = sqrt(v_t) (0 at t = 0), so a data
+consistency needs no scheduler. Instances: :class:`HardDataConsistency` and :class:`SoftDataConsistency` (single-coil
+k-space), :class:`SenseDataConsistency` (multi-coil, CG-SENSE), :class:`LowpassConsistency` (super-resolution).
+
+For the k-space ones:
 
 * ``sample`` is REAL, shape (B, 2, H, W), channels (real, imag) of the complex image (see
   :func:`.fft.complex_to_channels`), in the same intensity scale as the k-space given here (normalise both alike);
 * the returned sample has the same shape, dtype and device.
 
-Noise-aware replacement. The SDE's state is x_t ~ N(m_t, v_t) per real channel, with m_t = μ + (x0 − μ) e^{−θ̄_t}
-and v_t = ``scheduler.marginal_std(t) ** 2``. For reconstruction μ is the zero-filled image F^H M y, which has the
-same sampled k-space as x0 (y = M F x0 for noiseless data), so on the sampled entries the *mean* of F(x_t) is the
-measurement y at every t, and F(x_t) carries complex white noise of variance v_t per real part (the orthonormal FFT
-keeps white noise white). Pasting the bare measurement into x_t at t > 0 would remove that noise from the sampled
-entries only, giving the network states it never saw in training. So, with a ``scheduler`` and t > 0, the
-measurement is replaced by ``y + sqrt(v_t) (n_re + i n_im)`` with fresh n_re, n_im ~ N(0, 1) drawn from
-``generator``; at t == 0 (or without a scheduler) it is the exact measurement.
+Noise-aware replacement. The SDE's state is x_t ~ N(m_t, v_t) per real channel, with m_t = μ + (x0 − μ) e^{−θ̄_t}.
+For reconstruction μ is the zero-filled image F^H M y, which has the same sampled k-space as x0 (y = M F x0 for
+noiseless data), so on the sampled entries the *mean* of F(x_t) is the measurement y at every t, and F(x_t) carries
+complex white noise of variance v_t per real part (the orthonormal FFT keeps white noise white). Pasting the bare
+measurement into x_t at t > 0 would remove that noise from the sampled entries only, giving the network states it
+never saw in training. So the measurement is replaced by ``y + noise_std (n_re + i n_im)`` with fresh n_re, n_im ~
+N(0, 1) drawn from ``generator``; with ``noise_std`` 0 (at t = 0, or called without it) it is the exact measurement.
 
 Shapes accepted (``kspace`` is the measured, centred k-space; non-sampled entries are ignored):
 
 * single-coil (:class:`HardDataConsistency`, :class:`SoftDataConsistency`): kspace complex (B, H, W) or (B, 1, H, W);
 * multi-coil (:class:`SenseDataConsistency`): kspace complex (B, C, H, W) with coil maps (C, H, W) or (B, C, H, W);
-* mask: real 0/1 of shape (H, W) (shared), (B, H, W) or (B, 1, H, W) (one per batch element).
+* mask: real 0/1 of shape (H, W) (shared), (B, H, W) or (B, 1, H, W) (one per batch element);
+* noise_std: a number, or one per batch element ((B,) or (B, 1, 1, 1)) when the steps differ per element.
 
 B may be 1 for a k-space shared by a batch of samples (e.g. several posterior samples of one slice).
 """
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import numpy as np
 import torch
 
-from ...errors import MRIInputError
-from ...networks.schedulers import D3GMScheduler
-from ...networks.schedulers.noise import NoiseSource, randn
-from ...physics.fft import channels_to_complex, complex_to_channels, fft2c, ifft2c, tensor_input
-from ...physics.sense import SenseOperator, conjugate_gradient
-from ...utils import finite_number
+from ..errors import MRIInputError
+from ..noise import NoiseSource, randn
+from ..utils import finite_number
+from .fft import channels_to_complex, complex_to_channels, fft2c, ifft2c, tensor_input
+from .resolution import lowpass
+from .sense import SenseOperator, conjugate_gradient
 
-__all__ = ["KspaceDataConsistency", "HardDataConsistency", "SoftDataConsistency", "SenseDataConsistency"]
+__all__ = [
+    "DataConsistency",
+    "HardDataConsistency",
+    "KspaceDataConsistency",
+    "LowpassConsistency",
+    "SenseDataConsistency",
+    "SoftDataConsistency",
+]
+
+NoiseLevel = float | torch.Tensor
+
+
+@runtime_checkable
+class DataConsistency(Protocol):
+    """``dc(sample, timestep, noise_std) -> sample``: the state x_t made consistent with the measurement at step t,
+    where the SDE's state has standard deviation ``noise_std`` around its mean (0 at t = 0)."""
+
+    def __call__(
+        self, sample: torch.Tensor, timestep: int | torch.Tensor, noise_std: NoiseLevel = 0.0
+    ) -> torch.Tensor: ...
+
 
 #: the smallest non-zero weight of soft data consistency (float32 k-space does not see less)
 MIN_WEIGHT = 1e-6
@@ -47,18 +74,17 @@ MIN_WEIGHT = 1e-6
 
 def _complex_noise(shape: tuple[int, ...], like: torch.Tensor, generator: NoiseSource) -> torch.Tensor:
     """Complex white noise n_re + i n_im with n_re, n_im ~ N(0, 1) (see
-    :func:`~monai_d3gm.networks.schedulers.noise.randn`)."""
+    :func:`~monai_d3gm.noise.randn`)."""
     return torch.view_as_complex(randn((*shape, 2), generator, like.real.dtype, like.device))
 
 
 class KspaceDataConsistency:
-    """Base class: validates and stores the measured k-space and mask, and computes the noise level at step t.
+    """Base class: validates and stores the measured k-space and mask, and checks the noise level it is called with.
 
     Args:
         kspace: measured centred k-space, complex; (B, H, W) or (B, 1, H, W) single-coil, (B, C, H, W) multi-coil.
         mask: real 0/1 sampling mask, (H, W), (B, H, W) or (B, 1, H, W).
-        scheduler: the sampler's SDE; when given, the measurement gets the noise of x_t at t > 0 (module docstring).
-        generator: random generator of that noise (determinism).
+        generator: random generator of the measurement's noise at t > 0 (determinism; module docstring).
         multicoil: whether ``kspace`` is (B, C, H, W) multi-coil (else single-coil).
     """
 
@@ -66,7 +92,6 @@ class KspaceDataConsistency:
         self,
         kspace: torch.Tensor | np.ndarray,
         mask: torch.Tensor | np.ndarray,
-        scheduler: D3GMScheduler | None = None,
         generator: NoiseSource = None,
         multicoil: bool = False,
     ) -> None:
@@ -114,7 +139,6 @@ class KspaceDataConsistency:
             raise MRIInputError(f"{name}: mask must hold 0/1 values (1 = sampled), got values outside {{0, 1}}.")
         self.mask = m.bool()
         self.kspace = torch.where(self.mask, k, torch.zeros_like(k))
-        self.scheduler = scheduler
         self.generator = generator
 
     @property
@@ -144,33 +168,29 @@ class KspaceDataConsistency:
             )
         return sample if sample.dtype in (torch.float32, torch.float64) else sample.float()
 
-    def noise_std(self, timestep: int | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
-        """sqrt(v_t), the standard deviation per real part of x_t at ``timestep`` (0 without scheduler or at t = 0).
+    def noise_level(self, noise_std: NoiseLevel, like: torch.Tensor) -> NoiseLevel:
+        """Check the noise level a call was given: a finite number >= 0, or one per sample.
 
         Returns:
-            a float for a scalar timestep, a real (B, 1, 1, 1) tensor for per-sample timesteps (B,).
+            a float, or a real (B, 1, 1, 1) tensor in the dtype and device of ``like`` for one level per sample.
         """
-        if self.scheduler is None:
-            return 0.0
         name = type(self).__name__
-        if isinstance(timestep, torch.Tensor) and timestep.ndim > 0:
-            if timestep.is_complex() or timestep.numel() not in (1, like.shape[0]):
+        if isinstance(noise_std, torch.Tensor):
+            if noise_std.is_complex() or noise_std.numel() not in (1, like.shape[0]):
                 raise MRIInputError(
-                    f"{name}: timestep must be one integer step or one per sample ({like.shape[0]}), got "
-                    f"{timestep.dtype} of shape {tuple(timestep.shape)}."
+                    f"{name}: noise_std must be one number or one per sample ({like.shape[0]}), got "
+                    f"{noise_std.dtype} of shape {tuple(noise_std.shape)}."
                 )
-            std = self.scheduler.marginal_std(timestep.long().cpu())
-            return std.to(device=like.device, dtype=like.real.dtype).reshape(-1, 1, 1, 1)
-        try:
-            t = int(timestep)
-            whole = bool(t == timestep)
-        except (TypeError, ValueError, OverflowError, RuntimeError):
-            whole = False
-        if not whole:
-            raise MRIInputError(
-                f"{name}: timestep must be an integer step in [0, num_train_timesteps], got {timestep!r}."
-            )
-        return 0.0 if t == 0 else float(self.scheduler.marginal_std(t))
+            if noise_std.numel() == 1:
+                return self.noise_level(float(noise_std), like)
+            std = noise_std.to(device=like.device, dtype=like.real.dtype).reshape(-1, 1, 1, 1)
+            if not bool((torch.isfinite(std) & (std >= 0)).all()):
+                raise MRIInputError(f"{name}: noise_std must be finite and >= 0, got {noise_std.tolist()}.")
+            return std
+        std = finite_number(noise_std, f"{name}: noise_std", MRIInputError)
+        if std < 0:
+            raise MRIInputError(f"{name}: noise_std must be >= 0 (the SDE's sqrt(v_t)), got {std}.")
+        return std
 
     @staticmethod
     def _is_zero(std: float | torch.Tensor) -> bool:
@@ -183,7 +203,7 @@ class KspaceDataConsistency:
 
         Args:
             like: a complex tensor (B, C, H, W) whose batch size, dtype and device the result takes.
-            std: per-part noise standard deviation (see :meth:`noise_std`).
+            std: per-part noise standard deviation (see :meth:`noise_level`).
             scale: extra factor on the noise.
         """
         y = self.kspace.to(like.dtype).expand(like.shape[0], *self.kspace.shape[1:])
@@ -192,7 +212,7 @@ class KspaceDataConsistency:
         noise = _complex_noise(tuple(y.shape), like, self.generator)
         return torch.where(self.mask, y + (std * scale) * noise, y)
 
-    def __call__(self, sample: torch.Tensor, timestep: int | torch.Tensor) -> torch.Tensor:
+    def __call__(self, sample: torch.Tensor, timestep: int | torch.Tensor, noise_std: NoiseLevel = 0.0) -> torch.Tensor:
         raise NotImplementedError
 
 
@@ -200,15 +220,14 @@ class SoftDataConsistency(KspaceDataConsistency):
     """Single-coil soft data consistency: on sampled entries k ← (1 − w)·F(x_t) + w·(y + noise).
 
     For noisy measurements, ``weight`` w in [0, 1] sets how much the measurement is trusted (1 = hard replacement,
-    0 = no-op). With a scheduler and t > 0 the fresh noise on y has standard deviation s = sqrt(v_t (2 − w) / w), so
-    that the sampled entries keep the SDE's marginal variance: (1 − w)² v_t + w² s² = v_t (for w = 1, s = sqrt(v_t),
-    the hard rule). Non-sampled entries are untouched.
+    0 = no-op). At t > 0 (``noise_std`` = sqrt(v_t) > 0) the fresh noise on y has standard deviation
+    s = sqrt(v_t (2 − w) / w), so that the sampled entries keep the SDE's marginal variance:
+    (1 − w)² v_t + w² s² = v_t (for w = 1, s = sqrt(v_t), the hard rule). Non-sampled entries are untouched.
 
     Args:
         kspace: measured single-coil k-space, complex (B, H, W) or (B, 1, H, W).
         mask: 0/1 mask, (H, W), (B, H, W) or (B, 1, H, W).
         weight: w in [0, 1].
-        scheduler: the sampler's SDE (noise-aware replacement at t > 0); None replaces with the bare measurement.
         generator: random generator of the replacement noise.
         phase: optional unit-modulus phase map P, complex (H, W) or (B, H, W), of a single-coil acquisition whose
             image is ``P x`` (:class:`~.transforms.EstimateCoilMaps` for one coil): the sample x is the image with
@@ -220,11 +239,10 @@ class SoftDataConsistency(KspaceDataConsistency):
         kspace: torch.Tensor | np.ndarray,
         mask: torch.Tensor | np.ndarray,
         weight: float = 0.9,
-        scheduler: D3GMScheduler | None = None,
         generator: NoiseSource = None,
         phase: torch.Tensor | np.ndarray | None = None,
     ) -> None:
-        super().__init__(kspace, mask, scheduler, generator, multicoil=False)
+        super().__init__(kspace, mask, generator, multicoil=False)
         self.phase = None if phase is None else self._unit_phase(phase)
         weight = finite_number(weight, f"{type(self).__name__}: weight", MRIInputError)
         if not 0.0 <= weight <= 1.0:
@@ -238,16 +256,17 @@ class SoftDataConsistency(KspaceDataConsistency):
             )
         self.weight = weight
 
-    def __call__(self, sample: torch.Tensor, timestep: int | torch.Tensor) -> torch.Tensor:
-        """Apply data consistency to x_t (real (B, 2, H, W)) at step ``timestep``; returns the same shape."""
+    def __call__(self, sample: torch.Tensor, timestep: int | torch.Tensor, noise_std: NoiseLevel = 0.0) -> torch.Tensor:
+        """Apply data consistency to x_t (real (B, 2, H, W)) at step ``timestep``, whose noise level is
+        ``noise_std``; returns the same shape."""
         x = self._check_sample(sample)
+        std = self.noise_level(noise_std, x)
         if self.weight == 0.0:
             return sample
         self._to(sample.device)
         image = channels_to_complex(x)
         phase = self.phase
         k = fft2c(image if phase is None else image * phase)
-        std = self.noise_std(timestep, k)
         w = self.weight
         target = self.noisy_measurement(k, std, scale=float(np.sqrt((2.0 - w) / w)))
         k = torch.where(self.mask, (1.0 - w) * k + w * target if w < 1.0 else target, k)
@@ -283,13 +302,12 @@ class SoftDataConsistency(KspaceDataConsistency):
 class HardDataConsistency(SoftDataConsistency):
     """Single-coil hard data consistency: the sampled entries of F(x_t) are replaced by the measurement.
 
-    With a scheduler and t > 0 the replacement is ``y + sqrt(v_t)·(n_re + i n_im)`` (module docstring); at t = 0 or
-    without a scheduler it is y exactly. Non-sampled entries are untouched. Equal to ``SoftDataConsistency(weight=1)``.
+    At t > 0 the replacement is ``y + noise_std·(n_re + i n_im)`` (module docstring); with ``noise_std`` 0 (t = 0) it
+    is y exactly. Non-sampled entries are untouched. Equal to ``SoftDataConsistency(weight=1)``.
 
     Args:
         kspace: measured single-coil k-space, complex (B, H, W) or (B, 1, H, W).
         mask: 0/1 mask, (H, W), (B, H, W) or (B, 1, H, W).
-        scheduler: the sampler's SDE (noise-aware replacement at t > 0); None replaces with the bare measurement.
         generator: random generator of the replacement noise.
         phase: optional unit-modulus phase map of the acquisition (:class:`SoftDataConsistency`).
     """
@@ -298,11 +316,10 @@ class HardDataConsistency(SoftDataConsistency):
         self,
         kspace: torch.Tensor | np.ndarray,
         mask: torch.Tensor | np.ndarray,
-        scheduler: D3GMScheduler | None = None,
         generator: NoiseSource = None,
         phase: torch.Tensor | np.ndarray | None = None,
     ) -> None:
-        super().__init__(kspace, mask, weight=1.0, scheduler=scheduler, generator=generator, phase=phase)
+        super().__init__(kspace, mask, weight=1.0, generator=generator, phase=phase)
 
 
 class SenseDataConsistency(KspaceDataConsistency):
@@ -312,7 +329,7 @@ class SenseDataConsistency(KspaceDataConsistency):
     small λ pulls x toward the measurements (λ → 0: the least-squares solution nearest x_t), large λ keeps x_t
     (with ESPIRiT maps and an orthonormal FFT the eigenvalues of AᴴA lie in [0, 1], so λ = 1 weighs both alike).
 
-    With a scheduler and t > 0 the measurement is y_t = y + A(sqrt(v_t) n), n complex white noise in the image domain:
+    At t > 0 the measurement is y_t = y + A(noise_std · n), n complex white noise in the image domain:
     exactly the k-space noise that x_t's image noise of variance v_t produces through A (per coil, correlated across
     coils), so that y_t matches A x_t in distribution.
 
@@ -323,8 +340,7 @@ class SenseDataConsistency(KspaceDataConsistency):
         iterations: CG iterations per call; a call costs iterations + 1 applications of AᴴA (the default 5: about 7 %
             of one ScoreUNet(2ch, (32, 64, 64)) forward for 8 coils at 320x320 on a CPU, benchmarks/classical.py).
         lam: λ > 0.
-        scheduler: the sampler's SDE (noise-aware measurement at t > 0).
-        generator: random generator of that noise.
+        generator: random generator of the measurement's noise at t > 0.
     """
 
     def __init__(
@@ -334,10 +350,9 @@ class SenseDataConsistency(KspaceDataConsistency):
         maps: torch.Tensor | np.ndarray | None,
         iterations: int = 5,
         lam: float = 1.0,
-        scheduler: D3GMScheduler | None = None,
         generator: NoiseSource = None,
     ) -> None:
-        super().__init__(kspace, mask, scheduler, generator, multicoil=True)
+        super().__init__(kspace, mask, generator, multicoil=True)
         name = type(self).__name__
         if maps is not None:
             maps = tensor_input(maps, f"{name}: maps")
@@ -372,15 +387,16 @@ class SenseDataConsistency(KspaceDataConsistency):
             self.operator.to(device)
             self._adjoint_y = None
 
-    def __call__(self, sample: torch.Tensor, timestep: int | torch.Tensor) -> torch.Tensor:
-        """Apply data consistency to x_t (real (B, 2, H, W)) at step ``timestep``; returns the same shape."""
+    def __call__(self, sample: torch.Tensor, timestep: int | torch.Tensor, noise_std: NoiseLevel = 0.0) -> torch.Tensor:
+        """Apply data consistency to x_t (real (B, 2, H, W)) at step ``timestep``, whose noise level is
+        ``noise_std``; returns the same shape."""
         x = channels_to_complex(self._check_sample(sample))[:, 0]
+        std = self.noise_level(noise_std, x)
         self._to(sample.device)
         op, lam = self.operator, self.lam
         if self._adjoint_y is None or self._adjoint_y.dtype != x.dtype:
             self._adjoint_y = op.adjoint(self.kspace.to(x.dtype))
         # warm start at x_t: r0 = Aᴴy_t + λx_t − (AᴴA + λI)x_t = Aᴴy − AᴴA(x_t − sqrt(v_t) n), one AᴴA for both
-        std = self.noise_std(timestep, x)
         shifted = x
         if not self._is_zero(std):
             noise = _complex_noise(tuple(x.shape), x, self.generator)
@@ -388,3 +404,25 @@ class SenseDataConsistency(KspaceDataConsistency):
         residual = self._adjoint_y - op.normal(shifted)
         x = x + conjugate_gradient(lambda v: op.normal(v) + lam * v, residual, iterations=self.iterations)
         return complex_to_channels(x[:, None]).to(sample.dtype)
+
+
+class LowpassConsistency:
+    """k-space data consistency for super-resolution: at the last step the central k-space of the sample (what the
+    LR scan measured) is replaced by μ's, ``x <- x - lowpass(x) + mu``.
+
+    Valid when the LR image is a k-space truncation (``simulate="kspace"`` or a genuine low-resolution acquisition);
+    for blurred inputs μ is not the HR image's low-pass, and this would put the blur back.
+
+    Args:
+        mu: μ (B, C, H, W), the LR image on the HR grid.
+        scale: the super-resolution factor.
+    """
+
+    def __init__(self, mu: torch.Tensor, scale: int) -> None:
+        self.mu = lowpass(mu, scale)
+        self.scale = scale
+
+    def __call__(self, sample: torch.Tensor, timestep: int, noise_std: NoiseLevel = 0.0) -> torch.Tensor:
+        if timestep > 0:
+            return sample
+        return sample - lowpass(sample, self.scale) + self.mu
