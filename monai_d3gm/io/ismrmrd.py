@@ -236,218 +236,21 @@ def read_ismrmrd(
             NaN or Inf samples.
     """
     path = os.fspath(path)
-    with open_h5(path, "ISMRMRD/MRD") as f:
-        try:
-            if group not in f:
-                raise MRIInputError(
-                    f"{path}: no HDF5 group {group!r} (top-level keys: {h5_keys(f)}); an MRD file keeps its "
-                    f"acquisitions in '<group>/data' and its header in '<group>/xml': pass group= with the right name."
-                )
-            grp = f[group]
-            if not hasattr(grp, "keys"):
-                raise MRIInputError(
-                    f"{path}: '{group}' is an HDF5 dataset, not a group; an MRD file keeps its acquisitions in "
-                    f"'{group}/data' and its header in '{group}/xml'. Pass an ISMRMRD/MRD file."
-                )
-            for key in ("xml", "data"):
-                if key not in grp:
-                    raise MRIInputError(
-                        f"{path}: missing HDF5 dataset '{group}/{key}' (found in {group!r}: {h5_keys(grp)}); an "
-                        f"MRD file holds the XML header in '{group}/xml' and the acquisitions in '{group}/data'. "
-                        "Convert the raw data with siemens_to_ismrmrd (or the vendor's converter) again."
-                    )
-            xml = read_text(grp["xml"])
-            if xml is None:
-                raise MRIInputError(
-                    f"{path}: '{group}/xml' is empty or not a dataset; it must hold the ISMRMRD XML header text. "
-                    "Convert the raw data again."
-                )
-            dset = grp["data"]
-            dtype = getattr(dset, "dtype", None)  # None for a group
-            names = (dtype.names if dtype is not None else None) or ()
-            if not {"head", "data"} <= set(names):
-                raise MRIInputError(
-                    f"{path}: '{group}/data' has fields {list(names)}, not the MRD acquisition fields "
-                    "('head', 'traj', 'data'); it is not an MRD file."
-                )
-            if dset.ndim != 1:
-                raise MRIInputError(
-                    f"{path}: '{group}/data' has shape {dset.shape}; MRD acquisitions are a 1-D array. It is not an "
-                    "MRD file, or it is corrupted."
-                )
-            head_names = dset.dtype["head"].names or ()
-            idx_names = (dset.dtype["head"]["idx"].names or ()) if "idx" in head_names else ()
-            missing = [k for k in _HEAD_FIELDS if k not in head_names] + [
-                f"idx.{k}" for k in _IDX_FIELDS if "idx" in head_names and k not in idx_names
-            ]
-            if missing:
-                raise MRIInputError(
-                    f"{path}: the acquisition headers in '{group}/data' lack the fields {missing}; they are not "
-                    "ISMRMRD AcquisitionHeaders. Convert the raw data with an ISMRMRD converter again."
-                )
-            head = dset.fields("head")[()]
-            traj_lengths = np.array([np.asarray(t).size for t in dset.fields("traj")[()]]) if "traj" in names else None
-            payload = dset.fields("data")[()]
-        except MRIInputError:
-            raise
-        except H5_READ_ERRORS as e:
-            raise MRIInputError(
-                f"{path}: reading '{group}' failed ({type(e).__name__}: {e}); the file is probably truncated or "
-                "corrupted."
-            ) from None
-
+    xml, head, traj_lengths, payload = _read_mrd_datasets(path, group)
     header = parse_ismrmrd_header(xml, source=path)
-    trajectory = (header["trajectory"] or "cartesian").lower()
-    if trajectory != "cartesian":
-        raise MRIInputError(
-            f"{path}: the header says the trajectory is {header['trajectory']!r}; this reader handles Cartesian "
-            "k-space only. Grid the data (e.g. with a NUFFT) before using it."
-        )
-    if head.shape[0] == 0:
-        raise MRIInputError(f"{path}: '{group}/data' holds no acquisitions; the file is empty.")
-
-    flags = head["flags"].astype(np.uint64)
-    idx = head["idx"]
-    is_noise = _flag(flags, _FLAG_IS_NOISE_MEASUREMENT)
-    skip = is_noise.copy()
-    for bit in _FLAGS_NOT_IMAGING:
-        skip |= _flag(flags, bit)
-    imaging = ~skip & (idx["contrast"] == contrast) & (idx["repetition"] == repetition)
-    if head["encoding_space_ref"].any():
-        imaging &= head["encoding_space_ref"] == 0
-    has_traj = (head["trajectory_dimensions"][imaging] > 0).any()
-    if traj_lengths is not None:
-        has_traj |= (traj_lengths[imaging] > 0).any()
-    if has_traj:
-        raise MRIInputError(
-            f"{path}: the acquisitions carry a k-space trajectory (non-empty 'traj'), so the data is non-Cartesian; "
-            "this reader handles Cartesian k-space only. Grid the data (e.g. with a NUFFT) first."
-        )
-    lines = np.flatnonzero(imaging)
-    if lines.size == 0:
-        raise MRIInputError(
-            f"{path}: no imaging lines (of {head.shape[0]} acquisitions, {int(is_noise.sum())} are noise scans and "
-            f"the others are not k-space of contrast {contrast}, repetition {repetition}); the file holds no image "
-            "data."
-        )
-    for key, name in (("phase", "cardiac phases"), ("set", "sets")):
-        if np.unique(idx[key][lines]).size > 1:
-            raise MRIInputError(
-                f"{path}: the imaging lines span {np.unique(idx[key][lines]).size} {name} (idx.{key}); this reader "
-                "assembles one image per slice. Split the file per phase/set first."
-            )
-    for space in ("encoded", "recon"):
-        matrix = header[f"{space}_matrix"]
-        if matrix is not None and not all(0 <= m <= _MAX_MATRIX for m in matrix):
-            raise MRIInputError(
-                f"{path}: the XML header's {space}Space matrixSize is {matrix}; each size must lie in 0..{_MAX_MATRIX} "
-                "(ISMRMRD counts samples and lines in 16 bits). The header is corrupted: fix it or convert again."
-            )
-    enc = header["encoded_matrix"] or (0, 0, 1)
-    if enc[2] > 1 or (idx["kspace_encode_step_2"][lines] > 0).any():
-        raise MRIInputError(
-            f"{path}: 3-D encoding (encoded matrix z = {enc[2]}, kspace_encode_step_2 > 0); this reader assembles 2-D "
-            "(multi-slice) Cartesian k-space only."
-        )
-
-    channels = head["active_channels"].astype(np.int64)
-    samples = head["number_of_samples"].astype(np.int64)
-
-    def samples_of(i: int) -> np.ndarray:
-        try:
-            data = np.asarray(payload[i], dtype=np.float32)
-        except (TypeError, ValueError):
-            raise MRIInputError(
-                f"{path}: acquisition {i} holds {type(payload[i]).__name__} data, not float32 numbers; the file is "
-                "corrupted or not an MRD file."
-            ) from None
-        expected = 2 * channels[i] * samples[i]
-        if data.size != expected:
-            raise MRIInputError(
-                f"{path}: acquisition {i} holds {data.size} floats, but its header says {channels[i]} channels x "
-                f"{samples[i]} samples x 2 = {expected}; the file is corrupted."
-            )
-        if not np.isfinite(data).all():
-            raise MRIInputError(
-                f"{path}: acquisition {i} has NaN or Inf samples; the file is corrupted. Convert the raw data again."
-            )
-        return data.view(np.complex64).reshape(channels[i], samples[i])
-
-    n_coils = int(channels[lines[0]])
-    if (channels[lines] != n_coils).any():
-        raise MRIInputError(
-            f"{path}: the imaging lines have different channel counts {sorted(set(channels[lines].tolist()))}; "
-            "pass a file where every line has the same active channels."
-        )
-    if n_coils == 0:
-        raise MRIInputError(
-            f"{path}: the imaging lines have 0 active channels, so they hold no k-space; the file is corrupted."
-        )
-
-    # readout placement
-    pre = head["discard_pre"].astype(np.int64)
-    post = head["discard_post"].astype(np.int64)
-    kept = samples - pre - post
-    if (kept[lines] < 1).any():
-        i = int(lines[np.argmax(kept[lines] < 1)])
-        raise MRIInputError(
-            f"{path}: acquisition {i} keeps no samples ({samples[i]} samples minus discard_pre {pre[i]} and "
-            f"discard_post {post[i]}); the acquisition headers are corrupted."
-        )
-    centre = head["center_sample"].astype(np.int64) - pre
-    n_kx = int(enc[0]) if enc[0] else int(kept[lines].max())
-    offsets = n_kx // 2 - centre
-    if (offsets[lines] < 0).any() or (offsets[lines] + kept[lines] > n_kx).any():
-        n_kx = int(kept[lines].max())
-        offsets = np.maximum(n_kx // 2 - centre, 0)
-        offsets = np.where(offsets + kept > n_kx, 0, offsets)
-
-    # phase-encoding placement
-    ky = idx["kspace_encode_step_1"].astype(np.int64)
-    n_ky = int(enc[1]) if enc[1] else int(ky[lines].max()) + 1
-    n_ky = max(n_ky, int(ky[lines].max()) + 1)
-    ky_offset = 0
-    limits = header["kspace_encoding_step_1"]
-    if center_ky and limits and limits.get("center") is not None:
-        shift = n_ky // 2 - int(limits["center"])
-        if 0 <= ky[lines].min() + shift and ky[lines].max() + shift < n_ky:
-            ky_offset = shift
-
-    slice_ids = sorted(set(idx["slice"][lines].tolist()))
-    slice_pos = {s: i for i, s in enumerate(slice_ids)}
-    kspace = np.zeros((len(slice_ids), n_coils, n_ky, n_kx), dtype=np.complex128)
-    counts = np.zeros((len(slice_ids), n_ky), dtype=np.int64)
-    calib = np.zeros((len(slice_ids), n_ky), dtype=bool)
-    is_calib = _flag(flags, _FLAG_IS_PARALLEL_CALIBRATION) | _flag(flags, _FLAG_IS_PARALLEL_CALIBRATION_AND_IMAGING)
-    is_reverse = _flag(flags, _FLAG_IS_REVERSE)
-    for i in lines:
-        data = samples_of(i)[:, pre[i] : samples[i] - post[i]]
-        if is_reverse[i]:
-            data = data[:, ::-1]
-        s, row = slice_pos[int(idx["slice"][i])], int(ky[i]) + ky_offset
-        kspace[s, :, row, offsets[i] : offsets[i] + kept[i]] += data
-        counts[s, row] += 1
-        calib[s, row] |= bool(is_calib[i])
-    kspace /= np.maximum(counts, 1)[:, None, :, None]
-    mask = counts > 0
+    lines, is_noise = _imaging_lines(path, group, header, head, traj_lengths, contrast, repetition)
+    enc = _validate_encoding(path, header, head["idx"], lines)
+    acquisitions = _Acquisitions(path, head, payload)
+    n_coils = acquisitions.coils_of(lines)
+    readout = _readout_placement(path, head, lines, enc)
+    ky, n_ky, ky_offset = _phase_placement(head["idx"], lines, enc, header, center_ky)
+    kspace, mask, calib, slice_ids = _assemble(head, lines, acquisitions, readout, ky + ky_offset, n_ky, n_coils)
 
     oversampling_removed = False
     recon = header["recon_matrix"]
     if remove_oversampling and recon and enc[0] and 0 < recon[0] < enc[0]:
-        keep = max(1, int(round(n_kx * recon[0] / enc[0])))
-        start = n_kx // 2 - keep // 2
-        image = np.fft.fftshift(np.fft.ifft(np.fft.ifftshift(kspace, axes=-1), axis=-1, norm="ortho"), axes=-1)
-        image = image[..., start : start + keep]
-        kspace = np.fft.fftshift(np.fft.fft(np.fft.ifftshift(image, axes=-1), axis=-1, norm="ortho"), axes=-1)
-        oversampling_removed = True
-
-    noise, noise_dwell = None, None
-    noise_lines = np.flatnonzero(is_noise)
-    if noise_lines.size:
-        blocks = [samples_of(i) for i in noise_lines if channels[i] == n_coils]
-        if blocks:  # samples_of refuses NaN/Inf noise samples too
-            noise = np.concatenate(blocks, axis=1).astype(np.complex64)
-            noise_dwell = float(head["sample_time_us"][noise_lines[0]])
+        kspace, oversampling_removed = _crop_readout(kspace, recon[0], enc[0]), True
+    noise, noise_dwell = _noise_scans(head, is_noise, acquisitions, n_coils)
 
     kspace = kspace.astype(np.complex64)
     if not np.isfinite(kspace).all():  # finite float32 samples can overflow complex64 after the readout FFTs
@@ -470,6 +273,299 @@ def read_ismrmrd(
         noise_dwell_time_us=noise_dwell,
         oversampling_removed=oversampling_removed,
     )
+
+
+def _read_mrd_datasets(path: str, group: str) -> tuple[str, np.ndarray, np.ndarray | None, np.ndarray]:
+    """The XML header text, the acquisition headers, the trajectory lengths (None without 'traj') and the payloads."""
+    with open_h5(path, "ISMRMRD/MRD") as f:
+        try:
+            grp = _validate_mrd_group(path, f, group)
+            xml = read_text(grp["xml"])
+            if xml is None:
+                raise MRIInputError(
+                    f"{path}: '{group}/xml' is empty or not a dataset; it must hold the ISMRMRD XML header text. "
+                    "Convert the raw data again."
+                )
+            dset = grp["data"]
+            names = _validate_acquisition_dataset(path, group, dset)
+            head = dset.fields("head")[()]
+            traj_lengths = np.array([np.asarray(t).size for t in dset.fields("traj")[()]]) if "traj" in names else None
+            return xml, head, traj_lengths, dset.fields("data")[()]
+        except MRIInputError:
+            raise
+        except H5_READ_ERRORS as e:
+            raise MRIInputError(
+                f"{path}: reading '{group}' failed ({type(e).__name__}: {e}); the file is probably truncated or "
+                "corrupted."
+            ) from None
+
+
+def _validate_mrd_group(path: str, f: Any, group: str) -> Any:
+    """``f[group]``, a group that holds the datasets 'xml' and 'data'."""
+    if group not in f:
+        raise MRIInputError(
+            f"{path}: no HDF5 group {group!r} (top-level keys: {h5_keys(f)}); an MRD file keeps its "
+            f"acquisitions in '<group>/data' and its header in '<group>/xml': pass group= with the right name."
+        )
+    grp = f[group]
+    if not hasattr(grp, "keys"):
+        raise MRIInputError(
+            f"{path}: '{group}' is an HDF5 dataset, not a group; an MRD file keeps its acquisitions in "
+            f"'{group}/data' and its header in '{group}/xml'. Pass an ISMRMRD/MRD file."
+        )
+    for key in ("xml", "data"):
+        if key not in grp:
+            raise MRIInputError(
+                f"{path}: missing HDF5 dataset '{group}/{key}' (found in {group!r}: {h5_keys(grp)}); an "
+                f"MRD file holds the XML header in '{group}/xml' and the acquisitions in '{group}/data'. "
+                "Convert the raw data with siemens_to_ismrmrd (or the vendor's converter) again."
+            )
+    return grp
+
+
+def _validate_acquisition_dataset(path: str, group: str, dset: Any) -> tuple[str, ...]:
+    """The field names of '<group>/data', checked to be a 1-D array of ISMRMRD acquisitions."""
+    dtype = getattr(dset, "dtype", None)  # None for a group
+    names = (dtype.names if dtype is not None else None) or ()
+    if not {"head", "data"} <= set(names):
+        raise MRIInputError(
+            f"{path}: '{group}/data' has fields {list(names)}, not the MRD acquisition fields "
+            "('head', 'traj', 'data'); it is not an MRD file."
+        )
+    if dset.ndim != 1:
+        raise MRIInputError(
+            f"{path}: '{group}/data' has shape {dset.shape}; MRD acquisitions are a 1-D array. It is not an "
+            "MRD file, or it is corrupted."
+        )
+    head_names = dset.dtype["head"].names or ()
+    idx_names = (dset.dtype["head"]["idx"].names or ()) if "idx" in head_names else ()
+    missing = [k for k in _HEAD_FIELDS if k not in head_names] + [
+        f"idx.{k}" for k in _IDX_FIELDS if "idx" in head_names and k not in idx_names
+    ]
+    if missing:
+        raise MRIInputError(
+            f"{path}: the acquisition headers in '{group}/data' lack the fields {missing}; they are not "
+            "ISMRMRD AcquisitionHeaders. Convert the raw data with an ISMRMRD converter again."
+        )
+    return names
+
+
+def _imaging_lines(
+    path: str,
+    group: str,
+    header: dict[str, Any],
+    head: np.ndarray,
+    traj_lengths: np.ndarray | None,
+    contrast: int,
+    repetition: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The indices of the Cartesian imaging lines of the chosen contrast and repetition, and the noise-scan flags."""
+    trajectory = (header["trajectory"] or "cartesian").lower()
+    if trajectory != "cartesian":
+        raise MRIInputError(
+            f"{path}: the header says the trajectory is {header['trajectory']!r}; this reader handles Cartesian "
+            "k-space only. Grid the data (e.g. with a NUFFT) before using it."
+        )
+    if head.shape[0] == 0:
+        raise MRIInputError(f"{path}: '{group}/data' holds no acquisitions; the file is empty.")
+    flags, idx = head["flags"].astype(np.uint64), head["idx"]
+    is_noise = _flag(flags, _FLAG_IS_NOISE_MEASUREMENT)
+    skip = is_noise.copy()
+    for bit in _FLAGS_NOT_IMAGING:
+        skip |= _flag(flags, bit)
+    imaging = ~skip & (idx["contrast"] == contrast) & (idx["repetition"] == repetition)
+    if head["encoding_space_ref"].any():
+        imaging &= head["encoding_space_ref"] == 0
+    has_traj = (head["trajectory_dimensions"][imaging] > 0).any()
+    if traj_lengths is not None:
+        has_traj |= (traj_lengths[imaging] > 0).any()
+    if has_traj:
+        raise MRIInputError(
+            f"{path}: the acquisitions carry a k-space trajectory (non-empty 'traj'), so the data is non-Cartesian; "
+            "this reader handles Cartesian k-space only. Grid the data (e.g. with a NUFFT) first."
+        )
+    lines = np.flatnonzero(imaging)
+    if lines.size == 0:
+        raise MRIInputError(
+            f"{path}: no imaging lines (of {head.shape[0]} acquisitions, {int(is_noise.sum())} are noise scans and "
+            f"the others are not k-space of contrast {contrast}, repetition {repetition}); the file holds no image "
+            "data."
+        )
+    return lines, is_noise
+
+
+def _validate_encoding(path: str, header: dict[str, Any], idx: np.ndarray, lines: np.ndarray) -> tuple[int, ...]:
+    """The encoded matrix (x, y, z), checked: one phase and set, sizes ISMRMRD can hold, 2-D encoding."""
+    for key, name in (("phase", "cardiac phases"), ("set", "sets")):
+        if np.unique(idx[key][lines]).size > 1:
+            raise MRIInputError(
+                f"{path}: the imaging lines span {np.unique(idx[key][lines]).size} {name} (idx.{key}); this reader "
+                "assembles one image per slice. Split the file per phase/set first."
+            )
+    for space in ("encoded", "recon"):
+        matrix = header[f"{space}_matrix"]
+        if matrix is not None and not all(0 <= m <= _MAX_MATRIX for m in matrix):
+            raise MRIInputError(
+                f"{path}: the XML header's {space}Space matrixSize is {matrix}; each size must lie in 0..{_MAX_MATRIX} "
+                "(ISMRMRD counts samples and lines in 16 bits). The header is corrupted: fix it or convert again."
+            )
+    enc = header["encoded_matrix"] or (0, 0, 1)
+    if enc[2] > 1 or (idx["kspace_encode_step_2"][lines] > 0).any():
+        raise MRIInputError(
+            f"{path}: 3-D encoding (encoded matrix z = {enc[2]}, kspace_encode_step_2 > 0); this reader assembles 2-D "
+            "(multi-slice) Cartesian k-space only."
+        )
+    return enc
+
+
+class _Acquisitions:
+    """The complex samples of each acquisition, checked as they are read."""
+
+    def __init__(self, path: str, head: np.ndarray, payload: np.ndarray) -> None:
+        self.path, self.payload = path, payload
+        self.channels = head["active_channels"].astype(np.int64)
+        self.samples = head["number_of_samples"].astype(np.int64)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        """Acquisition ``i`` as complex64 (channels, samples)."""
+        path, channels, samples = self.path, self.channels, self.samples
+        try:
+            data = np.asarray(self.payload[i], dtype=np.float32)
+        except (TypeError, ValueError):
+            raise MRIInputError(
+                f"{path}: acquisition {i} holds {type(self.payload[i]).__name__} data, not float32 numbers; the file "
+                "is corrupted or not an MRD file."
+            ) from None
+        expected = 2 * channels[i] * samples[i]
+        if data.size != expected:
+            raise MRIInputError(
+                f"{path}: acquisition {i} holds {data.size} floats, but its header says {channels[i]} channels x "
+                f"{samples[i]} samples x 2 = {expected}; the file is corrupted."
+            )
+        if not np.isfinite(data).all():
+            raise MRIInputError(
+                f"{path}: acquisition {i} has NaN or Inf samples; the file is corrupted. Convert the raw data again."
+            )
+        return data.view(np.complex64).reshape(channels[i], samples[i])
+
+    def coils_of(self, lines: np.ndarray) -> int:
+        """The one channel count of ``lines`` (> 0)."""
+        n_coils = int(self.channels[lines[0]])
+        if (self.channels[lines] != n_coils).any():
+            raise MRIInputError(
+                f"{self.path}: the imaging lines have different channel counts "
+                f"{sorted(set(self.channels[lines].tolist()))}; pass a file where every line has the same active "
+                "channels."
+            )
+        if n_coils == 0:
+            raise MRIInputError(
+                f"{self.path}: the imaging lines have 0 active channels, so they hold no k-space; the file is "
+                "corrupted."
+            )
+        return n_coils
+
+
+@dataclass
+class _Readout:
+    """Where each acquisition's kept samples go along kx: samples[pre : samples - post] at offset, of n_kx."""
+
+    pre: np.ndarray
+    post: np.ndarray
+    kept: np.ndarray
+    offsets: np.ndarray
+    n_kx: int
+
+
+def _readout_placement(path: str, head: np.ndarray, lines: np.ndarray, enc: tuple[int, ...]) -> _Readout:
+    """Place the kept samples so that ``center_sample`` lands at kx = n_kx // 2 (or from 0 when it cannot)."""
+    samples = head["number_of_samples"].astype(np.int64)
+    pre = head["discard_pre"].astype(np.int64)
+    post = head["discard_post"].astype(np.int64)
+    kept = samples - pre - post
+    if (kept[lines] < 1).any():
+        i = int(lines[np.argmax(kept[lines] < 1)])
+        raise MRIInputError(
+            f"{path}: acquisition {i} keeps no samples ({samples[i]} samples minus discard_pre {pre[i]} and "
+            f"discard_post {post[i]}); the acquisition headers are corrupted."
+        )
+    centre = head["center_sample"].astype(np.int64) - pre
+    n_kx = int(enc[0]) if enc[0] else int(kept[lines].max())
+    offsets = n_kx // 2 - centre
+    if (offsets[lines] < 0).any() or (offsets[lines] + kept[lines] > n_kx).any():
+        n_kx = int(kept[lines].max())
+        offsets = np.maximum(n_kx // 2 - centre, 0)
+        offsets = np.where(offsets + kept > n_kx, 0, offsets)
+    return _Readout(pre, post, kept, offsets, n_kx)
+
+
+def _phase_placement(
+    idx: np.ndarray, lines: np.ndarray, enc: tuple[int, ...], header: dict[str, Any], center_ky: bool
+) -> tuple[np.ndarray, int, int]:
+    """The ky of every acquisition, the number of rows, and the shift that centres the header's ky centre."""
+    ky = idx["kspace_encode_step_1"].astype(np.int64)
+    n_ky = int(enc[1]) if enc[1] else int(ky[lines].max()) + 1
+    n_ky = max(n_ky, int(ky[lines].max()) + 1)
+    ky_offset = 0
+    limits = header["kspace_encoding_step_1"]
+    if center_ky and limits and limits.get("center") is not None:
+        shift = n_ky // 2 - int(limits["center"])
+        if 0 <= ky[lines].min() + shift and ky[lines].max() + shift < n_ky:
+            ky_offset = shift
+    return ky, n_ky, ky_offset
+
+
+def _assemble(
+    head: np.ndarray,
+    lines: np.ndarray,
+    acquisitions: _Acquisitions,
+    readout: _Readout,
+    rows: np.ndarray,
+    n_ky: int,
+    n_coils: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """Average the lines into (slices, coils, ky, kx) complex128 k-space; the acquired rows and the calibration rows
+    per slice, and the slice numbers."""
+    flags, idx = head["flags"].astype(np.uint64), head["idx"]
+    slice_ids = sorted(set(idx["slice"][lines].tolist()))
+    slice_pos = {s: i for i, s in enumerate(slice_ids)}
+    kspace = np.zeros((len(slice_ids), n_coils, n_ky, readout.n_kx), dtype=np.complex128)
+    counts = np.zeros((len(slice_ids), n_ky), dtype=np.int64)
+    calib = np.zeros((len(slice_ids), n_ky), dtype=bool)
+    is_calib = _flag(flags, _FLAG_IS_PARALLEL_CALIBRATION) | _flag(flags, _FLAG_IS_PARALLEL_CALIBRATION_AND_IMAGING)
+    is_reverse = _flag(flags, _FLAG_IS_REVERSE)
+    pre, post, kept, offsets, samples = readout.pre, readout.post, readout.kept, readout.offsets, acquisitions.samples
+    for i in lines:
+        data = acquisitions[i][:, pre[i] : samples[i] - post[i]]
+        if is_reverse[i]:
+            data = data[:, ::-1]
+        s, row = slice_pos[int(idx["slice"][i])], int(rows[i])
+        kspace[s, :, row, offsets[i] : offsets[i] + kept[i]] += data
+        counts[s, row] += 1
+        calib[s, row] |= bool(is_calib[i])
+    kspace /= np.maximum(counts, 1)[:, None, :, None]
+    return kspace, counts > 0, calib, slice_ids
+
+
+def _crop_readout(kspace: np.ndarray, recon_x: int, encoded_x: int) -> np.ndarray:
+    """Keep the centre ``recon_x / encoded_x`` of the image along kx (unitary FFTs: the noise per sample keeps its
+    variance)."""
+    n_kx = kspace.shape[-1]
+    keep = max(1, int(round(n_kx * recon_x / encoded_x)))
+    start = n_kx // 2 - keep // 2
+    image = np.fft.fftshift(np.fft.ifft(np.fft.ifftshift(kspace, axes=-1), axis=-1, norm="ortho"), axes=-1)
+    image = image[..., start : start + keep]
+    return np.fft.fftshift(np.fft.fft(np.fft.ifftshift(image, axes=-1), axis=-1, norm="ortho"), axes=-1)
+
+
+def _noise_scans(
+    head: np.ndarray, is_noise: np.ndarray, acquisitions: _Acquisitions, n_coils: int
+) -> tuple[np.ndarray | None, float | None]:
+    """The noise scans with the imaging lines' channel count as complex64 (coils, samples), and their dwell time."""
+    noise_lines = np.flatnonzero(is_noise)
+    blocks = [acquisitions[i] for i in noise_lines if acquisitions.channels[i] == n_coils]
+    if not blocks:  # reading them refuses NaN/Inf noise samples too
+        return None, None
+    return np.concatenate(blocks, axis=1).astype(np.complex64), float(head["sample_time_us"][noise_lines[0]])
 
 
 def noise_prewhitening_matrix(noise: np.ndarray, scale: float = 1.0) -> np.ndarray:
