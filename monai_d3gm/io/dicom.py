@@ -200,11 +200,31 @@ def read_dicom_series(
             mixed geometry (orientation, rows/columns, pixel spacing), duplicate slice positions, unevenly spaced
             slices, undecodable pixel data, NaN/Inf pixel values.
     """
+    files = _list_files(folder_or_files)
+    from_folder = isinstance(folder_or_files, (str, bytes, os.PathLike)) and Path(os.fsdecode(folder_or_files)).is_dir()
+    files, datasets = _read_datasets(files, from_folder)
+    files, datasets = _one_series(files, datasets, series_uid)
+    _validate_slices(files, datasets)
+    iop0, ps0, shape0 = _validate_geometry(files, datasets)
+    files, datasets, positions, step = _stack_order(files, datasets, iop0)
+    volume = _decode_volume(files, datasets, shape0)
+
+    row_dir, col_dir = iop0[:3], iop0[3:]
+    affine_lps = np.eye(4)
+    affine_lps[:3, 0] = step
+    affine_lps[:3, 1] = col_dir * ps0[0]
+    affine_lps[:3, 2] = row_dir * ps0[1]
+    affine_lps[:3, 3] = positions[0]
+    spacing = (float(np.linalg.norm(step)), float(ps0[0]), float(ps0[1]))
+    return DicomSeries(volume=volume, affine=LPS_TO_RAS @ affine_lps, datasets=datasets, spacing=spacing, files=files)
+
+
+def _read_datasets(files: list[Path], from_folder: bool) -> tuple[list[Path], list[Any]]:
+    """The headers of ``files`` (pixel data read lazily); in a folder, files that are not DICOM are skipped with a
+    warning, in a list they are refused."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
-    files = _list_files(folder_or_files)
-    from_folder = isinstance(folder_or_files, (str, bytes, os.PathLike)) and Path(os.fsdecode(folder_or_files)).is_dir()
     datasets, read, strays = [], [], []
     for p in files:
         try:
@@ -221,19 +241,20 @@ def read_dicom_series(
             raise MRIInputError(
                 f"{p}: the DICOM file cannot be read ({type(e).__name__}: {e}); it is truncated or corrupted."
             ) from None
-
-    if strays:
-        files = read
-        if not files:
-            raise MRIInputError(
-                f"{strays[0].parent}: no DICOM file among its {len(strays)} files (e.g. {strays[0].name} has no DICM "
-                "preamble); pass the folder of one DICOM series."
-            )
-        names = ", ".join(p.name for p in strays[:3]) + (", ..." if len(strays) > 3 else "")
-        warnings.warn(
-            f"{strays[0].parent}: skipped {len(strays)} file(s) that are not DICOM ({names}).",
-            stacklevel=2,
+    if not strays:
+        return files, datasets
+    if not read:
+        raise MRIInputError(
+            f"{strays[0].parent}: no DICOM file among its {len(strays)} files (e.g. {strays[0].name} has no DICM "
+            "preamble); pass the folder of one DICOM series."
         )
+    names = ", ".join(p.name for p in strays[:3]) + (", ..." if len(strays) > 3 else "")
+    warnings.warn(f"{strays[0].parent}: skipped {len(strays)} file(s) that are not DICOM ({names}).", stacklevel=3)
+    return read, datasets
+
+
+def _one_series(files: list[Path], datasets: list[Any], series_uid: str | None) -> tuple[list[Path], list[Any]]:
+    """The files of one series: ``series_uid``'s, or the only one there is."""
     uids: dict[str, list[Path]] = {}
     series = [str(_value(ds, "SeriesInstanceUID", p) or "") for p, ds in zip(files, datasets)]
     for p, uid in zip(files, series):
@@ -250,14 +271,18 @@ def read_dicom_series(
                 "pass one of those as series_uid."
             )
         keep = [i for i, uid in enumerate(series) if uid == series_uid]
-        files, datasets = [files[i] for i in keep], [datasets[i] for i in keep]
-    elif len(uids) > 1:
+        return [files[i] for i in keep], [datasets[i] for i in keep]
+    if len(uids) > 1:
         listing = "; ".join(f"{uid} ({len(ps)} files, e.g. {ps[0].name})" for uid, ps in sorted(uids.items()))
         raise MRIInputError(
             f"{files[0].parent}: several series in the input (SeriesInstanceUIDs: {listing}); pass one series: its "
             "own folder, its list of files, or series_uid=..."
         )
+    return files, datasets
 
+
+def _validate_slices(files: list[Path], datasets: list[Any]) -> None:
+    """Every file is one image slice with pixel data and the tags that place it in space."""
     for p, ds in zip(files, datasets):
         if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
             raise MRIInputError(f"{p}: missing pixel data (no PixelData element); it is not an image slice.")
@@ -274,6 +299,9 @@ def read_dicom_series(
                 "them."
             )
 
+
+def _validate_geometry(files: list[Path], datasets: list[Any]) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """The series' one orientation, pixel spacing and matrix (the first file's, which every other file must share)."""
     first = files[0]
     iop0 = _floats(datasets[0], "ImageOrientationPatient", 6, first)
     ps0 = _floats(datasets[0], "PixelSpacing", 2, first)
@@ -298,20 +326,26 @@ def read_dicom_series(
                 f"{p}: mixed geometry in the series: {'; '.join(problems)} (first file {first.name}); a volume needs "
                 "one orientation, matrix and pixel spacing. Pass the files of one stack only."
             )
+    return iop0, ps0, shape0
 
-    row_dir, col_dir = iop0[:3], iop0[3:]
-    normal = np.cross(row_dir, col_dir)
-    unit = np.allclose(np.linalg.norm(iop0.reshape(2, 3), axis=1), 1.0, atol=1e-3)
+
+def _stack_order(
+    files: list[Path], datasets: list[Any], iop: np.ndarray
+) -> tuple[list[Path], list[Any], np.ndarray, np.ndarray]:
+    """Files and datasets sorted along the slice normal, their positions, and the step from one slice to the next;
+    the slices must be distinct and evenly spaced."""
+    first = files[0]
+    normal = np.cross(iop[:3], iop[3:])
+    unit = np.allclose(np.linalg.norm(iop.reshape(2, 3), axis=1), 1.0, atol=1e-3)
     if not unit or not np.isclose(np.linalg.norm(normal), 1.0, atol=1e-3):
         raise MRIInputError(
-            f"{first}: ImageOrientationPatient {iop0.tolist()} is not two orthogonal unit vectors; the geometry is "
+            f"{first}: ImageOrientationPatient {iop.tolist()} is not two orthogonal unit vectors; the geometry is "
             "broken."
         )
     positions = np.stack([_floats(ds, "ImagePositionPatient", 3, p) for p, ds in zip(files, datasets)])
     depth = positions @ normal
     order = np.argsort(depth, kind="stable")
-    files = [files[i] for i in order]
-    datasets = [datasets[i] for i in order]
+    files, datasets = [files[i] for i in order], [datasets[i] for i in order]
     positions, depth = positions[order], depth[order]
     gaps = np.diff(depth)
     dup = np.flatnonzero(np.abs(gaps) < 1e-3)
@@ -331,8 +365,12 @@ def read_dicom_series(
         step = (positions[-1] - positions[0]) / (len(files) - 1)
     else:
         step = normal * _slice_step(datasets[0], first)
+    return files, datasets, positions, step
 
-    volume = np.empty((0, *shape0), dtype=np.float32)  # allocated once the first slice has decoded
+
+def _decode_volume(files: list[Path], datasets: list[Any], shape: tuple[int, int]) -> np.ndarray:
+    """The rescaled pixel values as float32 (slices, rows, cols); each dataset's pixel data is dropped once decoded."""
+    volume = np.empty((0, *shape), dtype=np.float32)  # allocated once the first slice has decoded
     for k, (p, ds) in enumerate(zip(files, datasets)):
         try:
             pixels = np.asarray(ds.pixel_array)
@@ -341,16 +379,16 @@ def read_dicom_series(
                 f"{p}: the pixel data cannot be decoded ({type(e).__name__}: {e}); the file is truncated, or it is "
                 "compressed and needs a decoder plugin (pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg)."
             ) from None
-        if pixels.shape != shape0:
+        if pixels.shape != shape:
             raise MRIInputError(
-                f"{p}: pixel data of shape {pixels.shape}, not Rows x Columns = {shape0}; colour or multi-frame "
+                f"{p}: pixel data of shape {pixels.shape}, not Rows x Columns = {shape}; colour or multi-frame "
                 "images are not supported."
             )
         _check_excess_pixel_data(ds, p, pixels)
         slope = _number(ds, "RescaleSlope", p, default=1.0) or 1.0
         intercept = _number(ds, "RescaleIntercept", p, default=0.0)
         if k == 0:
-            volume = np.empty((len(files), *shape0), dtype=np.float32)
+            volume = np.empty((len(files), *shape), dtype=np.float32)
         with np.errstate(over="ignore", invalid="ignore"):
             volume[k] = pixels.astype(np.float32) * np.float32(slope) + np.float32(intercept)
         if not np.isfinite(volume[k]).all():
@@ -361,14 +399,7 @@ def read_dicom_series(
         for tag in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"):
             if tag in ds:
                 del ds[tag]
-
-    affine_lps = np.eye(4)
-    affine_lps[:3, 0] = step
-    affine_lps[:3, 1] = col_dir * ps0[0]
-    affine_lps[:3, 2] = row_dir * ps0[1]
-    affine_lps[:3, 3] = positions[0]
-    spacing = (float(np.linalg.norm(step)), float(ps0[0]), float(ps0[1]))
-    return DicomSeries(volume=volume, affine=LPS_TO_RAS @ affine_lps, datasets=datasets, spacing=spacing, files=files)
+    return volume
 
 
 def _check_excess_pixel_data(ds: Any, path: Path, pixels: np.ndarray) -> None:
