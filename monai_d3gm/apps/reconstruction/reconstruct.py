@@ -18,6 +18,7 @@ from ...noise import ItemNoise, NoiseSource
 from ...physics.consistency import HardDataConsistency, SenseDataConsistency, SoftDataConsistency
 from ...physics.fft import channels_to_complex, complex_to_channels, ifft2c
 from ...physics.sense import consistent_coil_rss, root_sum_of_squares, sampling_mask_of
+from ..restorer import PosteriorRestorer
 from .transforms import (
     AbsorbBackgroundPhase,
     EstimateCoilMaps,
@@ -70,7 +71,7 @@ def _check_slice_size(shape: Sequence[int], where: str) -> None:
         )
 
 
-class D3GMReconstructor:
+class D3GMReconstructor(PosteriorRestorer):
     """Turns a loaded case into a D³GM reconstruction.
 
     The case is the dictionary of :func:`monai_d3gm.io.load_mri_slice`:
@@ -115,6 +116,8 @@ class D3GMReconstructor:
         device: where to run.
     """
 
+    error = MRIInputError
+
     def __init__(
         self,
         network: torch.nn.Module,
@@ -137,23 +140,15 @@ class D3GMReconstructor:
             raise MRIInputError(f"data_consistency must be one of {DC_MODES}, got {data_consistency!r}.")
         if coil_combination not in COIL_COMBINATIONS:
             raise MRIInputError(f"coil_combination must be one of {COIL_COMBINATIONS}, got {coil_combination!r}.")
-        if num_samples < 1:
-            raise MRIInputError(f"num_samples must be >= 1, got {num_samples}.")
-        self.network = network
-        self.inferer = inferer
+        super().__init__(network, inferer, num_inference_steps, sampler, num_samples, seed, device)
         self.mask = mask
         self.mask_seed = mask_seed
         self.data_consistency = data_consistency
-        self.num_inference_steps = num_inference_steps
-        self.sampler = sampler
-        self.num_samples = num_samples
-        self.seed = seed
         self.coil_maps = EstimateCoilMaps(calib_width=calib_width)
         self.sense_lam = sense_lam
         self.sense_iterations = sense_iterations
         self.coil_combination = coil_combination
         self.sense_image = SenseAdjoint(mu_iterations)
-        self.device = torch.device(device)
 
     def prepare(self, case: dict[str, Any]) -> dict[str, Any]:
         """k-space, mask, coil maps, μ (normalised) and the reference of a case, without sampling."""
@@ -273,21 +268,9 @@ class D3GMReconstructor:
         mu = complex_to_channels(torch.stack([p["mu"] for p in batch])[:, None]).to(self.device)
         noise = ItemNoise(seeds)
         dc = self._dc(batch, noise)
-        self.network.eval()
-        samples = []
-        for _ in range(self.num_samples):
-            out = self.inferer.sample(
-                mu,
-                self.network,
-                num_inference_steps=self.num_inference_steps,
-                sampler=self.sampler,
-                generator=noise,
-                data_consistency=dc,
-                verbose=verbose,
-                callback=callback,
-            )
-            samples.append(channels_to_complex(out)[:, 0].cpu())
-        stacks = torch.stack(samples, 1)  # (B, num_samples, H, W)
+        stacks = self.posterior_samples(  # (B, num_samples, H, W)
+            mu, noise, dc, lambda out: channels_to_complex(out)[:, 0].cpu(), verbose=verbose, callback=callback
+        )
         return [self._result(p, stack) for p, stack in zip(batch, stacks)]
 
     def _result(self, prepared: dict[str, Any], stack: torch.Tensor) -> dict[str, Any]:

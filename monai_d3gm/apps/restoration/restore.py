@@ -11,12 +11,13 @@ import torch
 
 from ...errors import ImageInputError
 from ...inferers import D3GMInferer
+from ..restorer import PosteriorRestorer
 from .tiling import TiledRestoration
 
 __all__ = ["D3GMImageRestorer"]
 
 
-class D3GMImageRestorer:
+class D3GMImageRestorer(PosteriorRestorer):
     """Restore a ``(3, H, W)`` photo in [0, 1]: μ is the photo, the chain runs per tile, tiles are blended.
 
     Args:
@@ -30,6 +31,8 @@ class D3GMImageRestorer:
         device: where the network runs; the whole photo stays in CPU memory.
     """
 
+    error = ImageInputError
+
     def __init__(
         self,
         network: torch.nn.Module,
@@ -41,28 +44,12 @@ class D3GMImageRestorer:
         seed: int = 0,
         device: str | torch.device = "cpu",
     ) -> None:
-        if num_samples < 1:
-            raise ImageInputError(f"num_samples must be >= 1, got {num_samples}.")
-        self.network = network
-        self.inferer = inferer
+        super().__init__(network, inferer, num_inference_steps, sampler, num_samples, seed, device)
         self.tiling = tiling or TiledRestoration()
-        self.num_inference_steps = num_inference_steps
-        self.sampler = sampler
-        self.num_samples = num_samples
-        self.seed = seed
-        self.device = torch.device(device)
 
     def _restore_tile(self, generator: torch.Generator):
         def restore(tile: torch.Tensor) -> torch.Tensor:
-            out = self.inferer.sample(
-                tile.to(self.device),
-                self.network,
-                num_inference_steps=self.num_inference_steps,
-                sampler=self.sampler,
-                generator=generator,
-                verbose=False,
-            )
-            return out.clamp(0.0, 1.0).to(tile.device)
+            return self.sample(tile.to(self.device), generator, verbose=False).clamp(0.0, 1.0).to(tile.device)
 
         return restore
 
@@ -85,7 +72,6 @@ class D3GMImageRestorer:
             raise ImageInputError("the image contains NaN or Inf values.")
         if float(mu.min()) < 0 or float(mu.max()) > 1:
             raise ImageInputError(f"image values must lie in [0, 1], got [{float(mu.min())}, {float(mu.max())}].")
-        self.network.eval()
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
         restore = self._restore_tile(generator)
         samples = [self.tiling(mu[None], restore)[0] for _ in range(self.num_samples)]

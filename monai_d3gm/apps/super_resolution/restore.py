@@ -14,6 +14,7 @@ from ...inferers import D3GMInferer
 from ...metrics import magnitude_metrics, real_slice
 from ...physics.consistency import LowpassConsistency
 from ...physics.resolution import bicubic_upsample, blur_downsample, crop_to_multiple, kspace_downsample, sinc_upsample
+from ..restorer import PosteriorRestorer
 
 __all__ = ["D3GMSuperResolver", "SIMULATE_MODES", "DC_MODES"]
 
@@ -23,7 +24,7 @@ DC_MODES = ("none", "lowpass")
 NORMALISE_PERCENTILE = 99.8
 
 
-class D3GMSuperResolver:
+class D3GMSuperResolver(PosteriorRestorer):
     """Turns an MR slice into its ``scale`` times finer version with D³GM.
 
     The case is a dictionary with "image" (a real 2-D slice, as from
@@ -46,6 +47,8 @@ class D3GMSuperResolver:
         device: where to run.
     """
 
+    error = MRIInputError
+
     def __init__(
         self,
         network: torch.nn.Module,
@@ -64,21 +67,13 @@ class D3GMSuperResolver:
             raise MRIInputError(f"simulate must be one of {SIMULATE_MODES}, got {simulate!r}.")
         if data_consistency not in DC_MODES:
             raise MRIInputError(f"data_consistency must be one of {DC_MODES}, got {data_consistency!r}.")
-        if num_samples < 1:
-            raise MRIInputError(f"num_samples must be >= 1, got {num_samples}.")
         if int(scale) != scale or scale < 2:
             raise MRIInputError(f"scale must be an integer >= 2, got {scale!r}.")
-        self.network = network
-        self.inferer = inferer
+        super().__init__(network, inferer, num_inference_steps, sampler, num_samples, seed, device)
         self.scale = int(scale)
         self.simulate = simulate
         self.sigma = sigma
         self.data_consistency = data_consistency
-        self.num_inference_steps = num_inference_steps
-        self.sampler = sampler
-        self.num_samples = num_samples
-        self.seed = seed
-        self.device = torch.device(device)
 
     def prepare(self, case: dict[str, Any]) -> dict[str, Any]:
         """The LR image, μ (normalised), the baselines and the reference of a case, without sampling."""
@@ -140,19 +135,8 @@ class D3GMSuperResolver:
         mu = prepared["mu"][None, None].to(self.device)
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
         dc = LowpassConsistency(mu, self.scale) if self.data_consistency == "lowpass" else None
-        self.network.eval()
-        samples = []
-        for _ in range(self.num_samples):
-            out = self.inferer.sample(
-                mu,
-                self.network,
-                num_inference_steps=self.num_inference_steps,
-                sampler=self.sampler,
-                generator=generator,
-                data_consistency=dc,
-            )
-            samples.append(out[0, 0].cpu())
-        stack = torch.stack(samples).clamp(min=0) * prepared["norm"]
+        stack = self.posterior_samples(mu, generator, dc, lambda out: out[:, 0].cpu())[0]  # (num_samples, H, W)
+        stack = stack.clamp(min=0) * prepared["norm"]
         result = {
             "output": stack.mean(0),
             "sinc": prepared["sinc"],
