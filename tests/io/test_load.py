@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monai_d3gm.apps.reconstruction import MRIInputError
 from monai_d3gm.apps.reconstruction.transforms import LoadMRISliced
+from monai_d3gm.errors import MRIInputError
 from monai_d3gm.io import load_mri_slice, write_cfl, write_fastmri, write_nifti
 from tests.utils import shared_data
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from monai_d3gm.apps.reconstruction import MRIInputError
 from monai_d3gm.apps.reconstruction.transforms import AddKspaceNoise, AddKspaceNoised, SimulateKspace
+from monai_d3gm.errors import MRIInputError
 from monai_d3gm.physics.acquisition import (
     add_kspace_noise,
     kspace_noise_std,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from monai_d3gm.apps.reconstruction import MRIInputError
+from monai_d3gm.errors import MRIInputError
 from monai_d3gm.inferers import D3GMInferer
 from monai_d3gm.networks.schedulers import D3GMScheduler
 from monai_d3gm.physics.consistency import (

@@ -9,7 +9,7 @@ import pytest
 import torch
 from monai.networks.blocks.fft_utils_t import fftn_centered_t, ifftn_centered_t
 
-from monai_d3gm.apps.reconstruction import MRIInputError
+from monai_d3gm.errors import MRIInputError
 from monai_d3gm.physics.fft import channels_to_complex, complex_to_channels, fft2c, ifft2c
 
 SHAPES = [(2, 3, 16, 16), (1, 1, 15, 9), (4, 7, 10), (8, 5)]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from monai_d3gm.apps.reconstruction import MRIInputError
+from monai_d3gm.errors import MRIInputError
 from monai_d3gm.physics.masks import (
     CartesianMask,
     acceleration_of,

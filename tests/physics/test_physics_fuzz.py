@@ -22,7 +22,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monai_d3gm.apps.reconstruction import MRIInputError
+from monai_d3gm.errors import MRIInputError
 from monai_d3gm.networks.schedulers import D3GMScheduler
 from monai_d3gm.physics.consistency import (
     HardDataConsistency,

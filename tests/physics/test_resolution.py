@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from monai_d3gm.apps.super_resolution import (
+from monai_d3gm.apps.super_resolution.transforms import SimulateLowResolution, SimulateLowResolutiond
+from monai_d3gm.physics.resolution import (
     bicubic_upsample,
     blur_downsample,
     crop_to_multiple,
@@ -15,7 +16,6 @@ from monai_d3gm.apps.super_resolution import (
     lowpass,
     sinc_upsample,
 )
-from monai_d3gm.apps.super_resolution.transforms import SimulateLowResolution, SimulateLowResolutiond
 
 
 def _blob(h: int = 128, w: int = 96, cy: float = 60.3, cx: float = 41.7, width: float = 9.0) -> torch.Tensor:

@@ -11,7 +11,7 @@ import pytest
 import torch
 from monai.apps.reconstruction.mri_utils import root_sum_of_squares as monai_rss
 
-from monai_d3gm.apps.reconstruction import MRIInputError
+from monai_d3gm.errors import MRIInputError
 from monai_d3gm.physics.fft import fft2c, ifft2c
 from monai_d3gm.physics.masks import CartesianMask
 from monai_d3gm.physics.sense import (

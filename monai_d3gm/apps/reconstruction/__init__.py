@@ -1,6 +1,6 @@
 # Copyright (c) monai-d3gm contributors
 # Licensed under the Apache License, Version 2.0
-"""MRI reconstruction: the training transforms, data consistency, the reconstructor and the bundle runner.
+"""MRI reconstruction: the training transforms, the reconstructor, whole-volume mode, validation and the bundle runner.
 
 The k-space physics it builds on is :mod:`monai_d3gm.physics`; the MRI readers and writers are :mod:`monai_d3gm.io`.
 """
@@ -8,3 +8,24 @@ The k-space physics it builds on is :mod:`monai_d3gm.physics`; the MRI readers a
 from __future__ import annotations
 
 from ...errors import MRIInputError
+from .dataset import VolumeSliceDataset, bundle_volumes, split_volumes, volume_files, volume_slices
+from .inference import MRIReconstructionRunner, demo_case
+from .reconstruct import D3GMReconstructor
+from .validation import ReconstructionValidator, held_out_cases, simulated_kspace
+from .volume import VolumeReconstruction
+
+__all__ = [
+    "D3GMReconstructor",
+    "MRIInputError",
+    "MRIReconstructionRunner",
+    "ReconstructionValidator",
+    "VolumeReconstruction",
+    "VolumeSliceDataset",
+    "bundle_volumes",
+    "demo_case",
+    "held_out_cases",
+    "simulated_kspace",
+    "split_volumes",
+    "volume_files",
+    "volume_slices",
+]

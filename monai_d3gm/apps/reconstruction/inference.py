@@ -25,14 +25,7 @@ from ..runner import average_metrics, run_cases, write_json
 from .transforms import SimulateKspace
 from .volume import VolumeReconstruction
 
-__all__ = [
-    "MRIReconstructionRunner",
-    "demo_case",
-    "demo_slice",
-    "find_mri_inputs",
-    "mni152_template_path",
-    "slice_affine",
-]
+__all__ = ["MRIReconstructionRunner", "demo_case"]
 
 
 def demo_case(num_coils: int = 8, slice_index: int = 110, seed: int = 0) -> dict[str, Any]:

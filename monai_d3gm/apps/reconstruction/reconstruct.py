@@ -29,7 +29,7 @@ from .transforms import (
     as_kspace,
 )
 
-__all__ = ["D3GMReconstructor", "magnitude_metrics", "real_slice", "phase_encoding_along_h"]
+__all__ = ["D3GMReconstructor", "phase_encoding_along_h"]
 
 DC_MODES = ("none", "hard", "soft", "sense")
 COIL_COMBINATIONS = ("sense", "rss")

@@ -1,10 +1,40 @@
 # Copyright (c) monai-d3gm contributors
 # Licensed under the Apache License, Version 2.0
-"""Photo restoration (deraining, dehazing): RGB readers and writers, paired datasets, tiled restoration, metrics."""
+"""Photo restoration (deraining, dehazing): the restorer, tiled restoration, paired datasets, RGB readers and writers,
+metrics and the bundle runner. The rain and haze models are :mod:`monai_d3gm.physics.weather`."""
 
 from __future__ import annotations
 
 from ...errors import ImageInputError
-from .io import read_rgb, read_rgb_uint8, write_rgb
-from .pairs import find_pairs
+from .dataset import PairedImageDataset
+from .demo import demo_pair, demo_photo_path
+from .inference import ImageRestorationRunner, find_photo_cases
+from .io import read_rgb, read_rgb_uint8, to_uint8, write_rgb
+from .metrics import lpips_status, rgb_metrics
+from .pairs import find_images, find_pairs
+from .restore import D3GMImageRestorer
 from .tiling import TiledRestoration
+from .transforms import LoadRGBImage, LoadRGBImaged, RandSyntheticDegradation, RandSyntheticDegradationd
+
+__all__ = [
+    "D3GMImageRestorer",
+    "ImageInputError",
+    "ImageRestorationRunner",
+    "LoadRGBImage",
+    "LoadRGBImaged",
+    "PairedImageDataset",
+    "RandSyntheticDegradation",
+    "RandSyntheticDegradationd",
+    "TiledRestoration",
+    "demo_pair",
+    "demo_photo_path",
+    "find_images",
+    "find_pairs",
+    "find_photo_cases",
+    "lpips_status",
+    "read_rgb",
+    "read_rgb_uint8",
+    "rgb_metrics",
+    "to_uint8",
+    "write_rgb",
+]

@@ -16,7 +16,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monai_d3gm.apps.super_resolution import (
+from monai_d3gm.apps.super_resolution.transforms import SimulateLowResolution, SimulateLowResolutiond
+from monai_d3gm.errors import D3GMInputError
+from monai_d3gm.physics.resolution import (
     bicubic_upsample,
     blur_downsample,
     crop_to_multiple,
@@ -24,8 +26,6 @@ from monai_d3gm.apps.super_resolution import (
     lowpass,
     sinc_upsample,
 )
-from monai_d3gm.apps.super_resolution.transforms import SimulateLowResolution, SimulateLowResolutiond
-from monai_d3gm.errors import D3GMInputError
 from tests.fuzz import all_finite, arrays, check_contract, describe_value
 
 JUNK = (None, "image.nii", 3.5, {"a": 1}, [[1.0, 2.0], [3.0]], object())
