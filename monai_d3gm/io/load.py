@@ -12,6 +12,7 @@ from typing import Any
 
 import h5py
 import numpy as np
+from monai.utils import ComponentStore
 
 from ..errors import MRIInputError
 from .bart import kspace_from_cfl
@@ -21,7 +22,7 @@ from .hdf5 import H5_READ_ERRORS
 from .ismrmrd import noise_prewhitening_matrix, prewhiten, read_ismrmrd
 from .nifti import read_nifti
 
-__all__ = ["MRIVolume", "load_mri_slice", "mri_format"]
+__all__ = ["MRIVolume", "SliceSources", "load_mri_slice", "mri_format"]
 
 FORMATS = ("fastmri", "ismrmrd", "bart", "npy", "nifti", "dicom")
 
@@ -96,7 +97,8 @@ class MRIVolume:
 
     NIfTI volumes and DICOM series are read once (they are images, the size of the output); fastMRI files are read
     slice by slice from the HDF5 file, so a 40-slice multi-coil file never sits in memory whole; ISMRMRD files are
-    read once and pre-whitened per slice; BART and ``.npy`` k-space are single slices.
+    read once and pre-whitened per slice; BART and ``.npy`` k-space are single slices. Each format's reading is a
+    slice source registered by name in ``SliceSources`` (:func:`mri_format` names the format).
 
     Args:
         path: a fastMRI or ISMRMRD ``.h5``, a BART ``.cfl``/``.hdr`` (or its base name), a complex k-space ``.npy``
@@ -115,49 +117,12 @@ class MRIVolume:
     def __init__(self, path: str | os.PathLike, slice_axis: int = -1) -> None:
         self.path = Path(path)
         self.format = mri_format(self.path)
-        self.affine: np.ndarray | None = None
-        self.slice_axis: int | None = None
-        self.series = None
-        self.is_multislice = True
-        self._noise_whitening = None
-        p = self.path
-        if self.format == "fastmri":
-            self.num_slices = fastmri_num_slices(p)
-        elif self.format == "ismrmrd":
-            data = read_ismrmrd(p, remove_oversampling=True)
-            self._kspace, self._mask = data.kspace, data.mask
-            self.is_multislice = self._kspace.ndim == 4
-            self.num_slices = self._kspace.shape[0] if self.is_multislice else 1
-            if data.noise is not None:
-                try:
-                    self._noise_whitening = noise_prewhitening_matrix(data.noise)
-                except MRIInputError as e:
-                    raise MRIInputError(
-                        f"{p}: the noise scans cannot pre-whiten the k-space ({e}). Remove the noise scans from the "
-                        "file (flag 19) to read it without pre-whitening."
-                    ) from None
-        elif self.format in ("bart", "npy"):
-            self._kspace = _read_kspace_array(p, self.format)
-            self.is_multislice, self.num_slices = False, 1
-        elif self.format == "nifti":
-            self._volume, self.affine, _ = read_nifti(p)
-            self.is_multislice = self._volume.ndim == 3
-            if self.is_multislice:
-                if isinstance(slice_axis, bool) or not isinstance(slice_axis, (int, np.integer)):
-                    raise MRIInputError(
-                        f"{p}: slice_axis={slice_axis!r} is not an integer; pass 0, 1 or 2 (or -3..-1)."
-                    )
-                if not -3 <= slice_axis < 3:
-                    raise MRIInputError(
-                        f"{p}: slice_axis={slice_axis} is not an axis of the 3-D volume {self._volume.shape}; pass "
-                        "0, 1 or 2 (or -3..-1)."
-                    )
-                self.slice_axis = int(slice_axis) % 3
-            self.num_slices = self._volume.shape[self.slice_axis] if self.is_multislice else 1
-        else:
-            self.series = read_dicom_series(p)
-            self.affine, self.slice_axis = self.series.affine, 0
-            self.num_slices = self.series.volume.shape[0]
+        self._source = SliceSources[self.format](self.path, slice_axis)
+        self.num_slices: int = self._source.num_slices
+        self.is_multislice: bool = self._source.is_multislice
+        self.affine: np.ndarray | None = getattr(self._source, "affine", None)
+        self.slice_axis: int | None = getattr(self._source, "slice_axis", None)
+        self.series = getattr(self._source, "series", None)
 
     def __len__(self) -> int:
         return self.num_slices
@@ -165,9 +130,7 @@ class MRIVolume:
     @property
     def shape(self) -> tuple[int, ...] | None:
         """The image volume's shape (NIfTI, DICOM), else None."""
-        if self.format == "nifti":
-            return tuple(self._volume.shape)
-        return tuple(self.series.volume.shape) if self.series is not None else None
+        return getattr(self._source, "shape", None)
 
     def index(self, slice_index: int | None) -> int:
         """``slice_index`` checked and made non-negative (None: the middle slice)."""
@@ -179,39 +142,144 @@ class MRIVolume:
         out: dict[str, Any] = {"format": self.format, "path": str(self.path)}
         if self.is_multislice:
             out["slice_index"] = i
-        if self.format == "fastmri":
-            data = read_fastmri(self.path, slices=[i])
-            kspace = data.kspace[0]
-            out["kspace"] = kspace if data.is_multicoil else kspace[None]
-            if data.mask is not None:
-                out["mask"] = np.broadcast_to(data.mask[None, :], kspace.shape[-2:]).astype(np.float32)
-            if data.reconstruction is not None:
-                out["reference"] = data.reconstruction[0]
-        elif self.format == "ismrmrd":
-            kspace = self._kspace[i] if self.is_multislice else self._kspace
-            mask = self._mask[i] if self.is_multislice else self._mask  # (ky,): the lines of this slice
-            if self._noise_whitening is not None:
-                kspace = prewhiten(kspace, self._noise_whitening)
-            out["kspace"] = kspace.astype(np.complex64)
-            out["mask"] = np.broadcast_to(mask[:, None], kspace.shape[-2:]).astype(np.float32)
-        elif self.format in ("bart", "npy"):
-            out["kspace"] = self._kspace
-        elif self.format == "nifti":
-            image = np.take(self._volume, i, axis=self.slice_axis) if self.is_multislice else self._volume
-            out["image"], out["affine"] = np.ascontiguousarray(image, dtype=np.float32), self.affine
-            if self.is_multislice:
-                out["slice_axis"] = self.slice_axis
-        else:
-            out["image"], out["affine"], out["series"] = self.series.volume[i], self.affine, self.series
+        out.update(self._source[i])
         if "kspace" in out and not np.isfinite(out["kspace"]).all():
             raise MRIInputError(f"{self.path}: the k-space contains NaN or Inf values; the file is corrupt.")
         return out
 
 
-def _read_kspace_array(p: Path, fmt: str) -> np.ndarray:
-    """The (coils, H, W) complex64 k-space of a BART pair or a ``.npy`` file, checked: non-empty and finite."""
-    if fmt == "bart":
-        return kspace_from_cfl(p)
+SliceSources = ComponentStore("SliceSources", "Per-format readers of an MRI input's 2-D slices, by mri_format name")
+
+
+@SliceSources.add_def("fastmri", "fastMRI .h5, read slice by slice")
+class FastMRISlices:
+    """A fastMRI file's slices, each read from the HDF5 file when asked for: "kspace" (C, H, W), and "mask" and
+    "reference" when the file has them."""
+
+    is_multislice = True
+
+    def __init__(self, path: Path, slice_axis: int = -1) -> None:
+        self.path = path
+        self.num_slices = fastmri_num_slices(path)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        data = read_fastmri(self.path, slices=[i])
+        kspace = data.kspace[0]
+        out: dict[str, Any] = {"kspace": kspace if data.is_multicoil else kspace[None]}
+        if data.mask is not None:
+            out["mask"] = np.broadcast_to(data.mask[None, :], kspace.shape[-2:]).astype(np.float32)
+        if data.reconstruction is not None:
+            out["reference"] = data.reconstruction[0]
+        return out
+
+
+@SliceSources.add_def("ismrmrd", "ISMRMRD/MRD .h5, read once, pre-whitened per slice")
+class ISMRMRDSlices:
+    """An MRD file's Cartesian k-space (oversampling removed), pre-whitened by its noise scans, with the mask of the
+    acquired lines."""
+
+    def __init__(self, path: Path, slice_axis: int = -1) -> None:
+        data = read_ismrmrd(path, remove_oversampling=True)
+        self.kspace, self.mask = data.kspace, data.mask
+        self.is_multislice = self.kspace.ndim == 4
+        self.num_slices = self.kspace.shape[0] if self.is_multislice else 1
+        self.whitening = None
+        if data.noise is not None:
+            try:
+                self.whitening = noise_prewhitening_matrix(data.noise)
+            except MRIInputError as e:
+                raise MRIInputError(
+                    f"{path}: the noise scans cannot pre-whiten the k-space ({e}). Remove the noise scans from the "
+                    "file (flag 19) to read it without pre-whitening."
+                ) from None
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        kspace = self.kspace[i] if self.is_multislice else self.kspace
+        mask = self.mask[i] if self.is_multislice else self.mask  # (ky,): the lines of this slice
+        if self.whitening is not None:
+            kspace = prewhiten(kspace, self.whitening)
+        return {
+            "kspace": kspace.astype(np.complex64),
+            "mask": np.broadcast_to(mask[:, None], kspace.shape[-2:]).astype(np.float32),
+        }
+
+
+class _KspaceArraySlice:
+    """One slice of (coils, H, W) complex64 k-space."""
+
+    is_multislice, num_slices = False, 1
+    kspace: np.ndarray
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return {"kspace": self.kspace}
+
+
+@SliceSources.add_def("bart", "BART .cfl/.hdr, one slice")
+class BartSlice(_KspaceArraySlice):
+    """The (coils, H, W) k-space of a BART pair in the [1, PHS1, PHS2, COIL] layout."""
+
+    def __init__(self, path: Path, slice_axis: int = -1) -> None:
+        self.kspace = kspace_from_cfl(path)
+
+
+@SliceSources.add_def("npy", "complex k-space .npy, one slice")
+class NpySlice(_KspaceArraySlice):
+    """The (coils, H, W) k-space of a ``.npy`` file, checked: complex, non-empty and finite."""
+
+    def __init__(self, path: Path, slice_axis: int = -1) -> None:
+        self.kspace = _read_kspace_npy(path)
+
+
+@SliceSources.add_def("nifti", "NIfTI / MGH / Analyze image volumes, read once")
+class NiftiSlices:
+    """The slices of an image volume along ``slice_axis``: "image" float32 (H, W) with the volume's "affine"."""
+
+    series = None
+
+    def __init__(self, path: Path, slice_axis: int = -1) -> None:
+        self.volume, self.affine, _ = read_nifti(path)
+        self.shape = tuple(self.volume.shape)
+        self.is_multislice = self.volume.ndim == 3
+        self.slice_axis = _checked_axis(slice_axis, self.volume.shape, path) if self.is_multislice else None
+        self.num_slices = self.volume.shape[self.slice_axis] if self.is_multislice else 1
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        image = np.take(self.volume, i, axis=self.slice_axis) if self.is_multislice else self.volume
+        out = {"image": np.ascontiguousarray(image, dtype=np.float32), "affine": self.affine}
+        if self.is_multislice:
+            out["slice_axis"] = self.slice_axis
+        return out
+
+
+@SliceSources.add_def("dicom", "a DICOM series, read once")
+class DicomSlices:
+    """The slices of a DICOM series: "image" float32 (H, W), the series' "affine" and the "series" itself."""
+
+    is_multislice, slice_axis = True, 0
+
+    def __init__(self, path: Path, slice_axis: int = -1) -> None:
+        self.series = read_dicom_series(path)
+        self.affine = self.series.affine
+        self.shape = tuple(self.series.volume.shape)
+        self.num_slices = self.series.volume.shape[0]
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return {"image": self.series.volume[i], "affine": self.affine, "series": self.series}
+
+
+def _checked_axis(slice_axis: Any, shape: tuple[int, ...], path: Path) -> int:
+    """``slice_axis`` of a 3-D volume as 0, 1 or 2."""
+    if isinstance(slice_axis, bool) or not isinstance(slice_axis, (int, np.integer)):
+        raise MRIInputError(f"{path}: slice_axis={slice_axis!r} is not an integer; pass 0, 1 or 2 (or -3..-1).")
+    if not -3 <= slice_axis < 3:
+        raise MRIInputError(
+            f"{path}: slice_axis={slice_axis} is not an axis of the 3-D volume {shape}; pass 0, 1 or 2 (or -3..-1)."
+        )
+    return int(slice_axis) % 3
+
+
+def _read_kspace_npy(p: Path) -> np.ndarray:
+    """The (coils, H, W) complex64 k-space of a ``.npy`` file, checked: non-empty and finite."""
     try:
         # memory-mapped: a truncated file, or a header that promises more bytes than the file has, fails here
         # instead of allocating what the header says; pickles (object arrays) are refused

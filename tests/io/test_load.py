@@ -118,3 +118,12 @@ def test_a_folder_of_cases_finds_the_new_formats(tmp_path):
     found = find_mri_inputs(tmp_path)
     assert sorted(p.name for p in found) == ["a.mgz", "b.hdr", "export"]
     assert sorted(case_name(p) for p in found) == ["a", "b", "export"]
+
+
+def test_every_format_has_one_slice_source():
+    """MRIVolume reads each format through the slice source registered under its name, not an if/elif switch."""
+    from monai_d3gm.io.load import FORMATS, SliceSources
+
+    assert set(SliceSources.names) == set(FORMATS)
+    for name, source in SliceSources:
+        assert callable(getattr(source, "__getitem__", None)), name
