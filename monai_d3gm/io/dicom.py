@@ -494,10 +494,40 @@ def write_dicom_series(
         MRIInputError: the volume shape does not match the reference, non-finite or complex values, ``out_dir`` is a
             file or a non-empty folder; nothing is written then.
     """
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from pydicom.uid import generate_uid
 
     out_dir = Path(out_dir)
+    volume = _validate_output(volume, reference, out_dir, overwrite)
+    stored, window = _quantise(volume)
+    if series_number is None:
+        try:
+            series_number = int(reference.datasets[0].get("SeriesNumber", 0) or 0) + 1000
+        except (TypeError, ValueError):
+            series_number = 1000
+    series = {"uid": generate_uid(), "description": series_description, "number": int(series_number)}
+    now = datetime.datetime.now()
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        paths = []
+        for k, ref in enumerate(reference.datasets):
+            ds = _derived_slice(ref, k, series, now)
+            _set_uint16_pixels(ds, stored[k])
+            ds.RescaleSlope, ds.RescaleIntercept = window["slope"], window["intercept"]
+            ds.WindowCenter, ds.WindowWidth = window["center"], window["width"]
+            path = tmp / f"IM{k + 1:05d}.dcm"
+            _save_file_format(ds, path)
+            paths.append(out_dir / path.name)
+        _replace_folder(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return paths
+
+
+def _validate_output(volume: Any, reference: DicomSeries, out_dir: Path, overwrite: bool) -> np.ndarray:
+    """``volume`` as an array of the reference's shape, real and finite; ``out_dir`` new, empty or overwritable."""
     if volume is None:
         raise MRIInputError(f"write_dicom_series({out_dir}): volume is None; pass the image to write.")
     volume = np.asarray(volume)
@@ -518,89 +548,90 @@ def write_dicom_series(
             f"write_dicom_series({out_dir}): the output exists and is "
             f"{'a file' if not out_dir.is_dir() else 'a non-empty folder'}; choose a new folder or pass overwrite=True."
         )
+    return volume
 
+
+def _quantise(volume: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
+    """uint16 pixels for the whole series with one RescaleSlope/RescaleIntercept mapping [min, max] onto [0, 65535],
+    and the DS strings of slope, intercept and the window (centre, width) that shows the whole range."""
     values = volume.astype(np.float64)
     vmin, vmax = float(values.min()), float(values.max())
     slope_text, slope = ds_number((vmax - vmin) / _UINT16_MAX * (1 + 1e-7) if vmax > vmin else 1.0)
     intercept_text, intercept = ds_number(vmin)
     stored = np.clip(np.rint((values - intercept) / slope), 0, _UINT16_MAX).astype("<u2")
-    center_text, _ = ds_number((vmin + vmax) / 2)
-    width_text, _ = ds_number(max(vmax - vmin, 1e-6))
-    ref0 = reference.datasets[0]
-    if series_number is None:
-        try:
-            series_number = int(ref0.get("SeriesNumber", 0) or 0) + 1000
-        except (TypeError, ValueError):
-            series_number = 1000
-    series_uid = generate_uid()
-    now = datetime.datetime.now()
+    window = {
+        "slope": slope_text,
+        "intercept": intercept_text,
+        "center": ds_number((vmin + vmax) / 2)[0],
+        "width": ds_number(max(vmax - vmin, 1e-6))[0],
+    }
+    return stored, window
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+
+#: elements of a reference slice that do not describe the derived slice's pixels
+_DROPPED_PIXEL_TAGS = (
+    "PixelData",
+    "SmallestImagePixelValue",
+    "LargestImagePixelValue",
+    "PixelPaddingValue",
+    "PixelPaddingRangeLimit",
+    "ModalityLUTSequence",
+    "VOILUTSequence",
+    "WindowCenterWidthExplanation",
+    "NumberOfFrames",
+    "FloatPixelData",
+    "DoubleFloatPixelData",
+    "PlanarConfiguration",
+)
+
+
+def _derived_slice(ref: Any, k: int, series: dict[str, Any], now: datetime.datetime) -> Any:
+    """A deep copy of reference slice ``ref`` as slice ``k`` of the derived series: new UIDs, DERIVED\\SECONDARY,
+    a SourceImageSequence pointing at ``ref``, the same geometry and study; its pixels are set by the caller."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    ds = copy.deepcopy(ref)
+    for tag in _DROPPED_PIXEL_TAGS:
+        if tag in ds:
+            delattr(ds, tag)
+    if not hasattr(ds, "file_meta") or ds.file_meta is None:
+        ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    sop_uid = generate_uid()
+    source = Dataset()
+    source.ReferencedSOPClassUID = ref.get("SOPClassUID", "1.2.840.10008.5.1.4.1.1.4")
+    source.ReferencedSOPInstanceUID = ref.get("SOPInstanceUID", "")
+    ds.SOPInstanceUID = sop_uid
+    if "SOPClassUID" not in ds:
+        ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.4"  # MR Image Storage
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
+    ds.SeriesInstanceUID = series["uid"]
+    ds.SeriesDescription = series["description"]
+    ds.SeriesNumber = series["number"]
+    ds.InstanceNumber = k + 1
+    old_type = list(ds.get("ImageType", []) or [])
+    ds.ImageType = ["DERIVED", "SECONDARY", *[str(v) for v in old_type[2:]]]
+    ds.DerivationDescription = series["description"][:64]
+    ds.SourceImageSequence = [source]
+    ds.ContentDate = now.strftime("%Y%m%d")
+    ds.ContentTime = now.strftime("%H%M%S")
+    return ds
+
+
+def _replace_folder(tmp: Path, out_dir: Path) -> None:
+    """Rename the finished ``tmp`` folder to ``out_dir``, replacing an existing one only once the rename succeeds."""
+    backup = None
+    if out_dir.exists():
+        backup = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+        backup.rmdir()
+        os.rename(out_dir, backup)
     try:
-        paths = []
-        for k, ref in enumerate(reference.datasets):
-            ds = copy.deepcopy(ref)
-            for tag in (
-                "PixelData",
-                "SmallestImagePixelValue",
-                "LargestImagePixelValue",
-                "PixelPaddingValue",
-                "PixelPaddingRangeLimit",
-                "ModalityLUTSequence",
-                "VOILUTSequence",
-                "WindowCenterWidthExplanation",
-                "NumberOfFrames",
-                "FloatPixelData",
-                "DoubleFloatPixelData",
-                "PlanarConfiguration",
-            ):
-                if tag in ds:
-                    delattr(ds, tag)
-            if not hasattr(ds, "file_meta") or ds.file_meta is None:
-                ds.file_meta = FileMetaDataset()
-            ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-            sop_uid = generate_uid()
-            source = Dataset()
-            source.ReferencedSOPClassUID = ref.get("SOPClassUID", "1.2.840.10008.5.1.4.1.1.4")
-            source.ReferencedSOPInstanceUID = ref.get("SOPInstanceUID", "")
-            ds.SOPInstanceUID = sop_uid
-            if "SOPClassUID" not in ds:
-                ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.4"  # MR Image Storage
-            ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-            ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
-            ds.SeriesInstanceUID = series_uid
-            ds.SeriesDescription = series_description
-            ds.SeriesNumber = int(series_number)
-            ds.InstanceNumber = k + 1
-            old_type = list(ds.get("ImageType", []) or [])
-            ds.ImageType = ["DERIVED", "SECONDARY", *[str(v) for v in old_type[2:]]]
-            ds.DerivationDescription = series_description[:64]
-            ds.SourceImageSequence = [source]
-            ds.ContentDate = now.strftime("%Y%m%d")
-            ds.ContentTime = now.strftime("%H%M%S")
-            _set_uint16_pixels(ds, stored[k])
-            ds.RescaleSlope = slope_text
-            ds.RescaleIntercept = intercept_text
-            ds.WindowCenter = center_text
-            ds.WindowWidth = width_text
-            path = tmp / f"IM{k + 1:05d}.dcm"
-            _save_file_format(ds, path)
-            paths.append(out_dir / path.name)
-        backup = None
-        if out_dir.exists():
-            backup = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            backup.rmdir()
-            os.rename(out_dir, backup)
-        try:
-            os.rename(tmp, out_dir)
-        except OSError:
-            if backup is not None:
-                os.rename(backup, out_dir)
-            raise
+        os.rename(tmp, out_dir)
+    except OSError:
         if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+            os.rename(backup, out_dir)
         raise
-    return paths
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)

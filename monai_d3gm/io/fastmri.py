@@ -197,31 +197,8 @@ def read_fastmri(path: str | os.PathLike, slices: int | slice | Sequence[int] | 
             rows = _slice_indices(slices, ks.shape[0], path)
             with np.errstate(over="ignore", invalid="ignore"):  # complex128 beyond complex64: Inf, refused below
                 kspace = _read_rows(ks, rows).astype(np.complex64, copy=False)
-            rec_key = next((k for k in _RECONSTRUCTION_KEYS if k in f), None)
-            reconstruction = None
-            if rec_key is not None:
-                rec = _dataset(f, rec_key, path, "the real (slices, h, w) reference image")
-                if rec.dtype.kind not in "biuf" or rec.ndim != 3:
-                    raise MRIInputError(
-                        f"{path}: '{rec_key}' has shape {rec.shape} ({rec.dtype}); the reference image is a real "
-                        f"(slices, h, w) array. Fix it, or drop '{rec_key}' from the file."
-                    )
-                if rec.shape[0] != ks.shape[0]:
-                    raise MRIInputError(
-                        f"{path}: '{rec_key}' has {rec.shape[0]} slices but 'kspace' has {ks.shape[0]}; the file is "
-                        "inconsistent."
-                    )
-                with np.errstate(over="ignore", invalid="ignore"):
-                    reconstruction = _read_rows(rec, rows).astype(np.float32, copy=False)
-            mask = None
-            mask_dset = _dataset(f, "mask", path, "the 1-D 0/1 sampling mask")
-            if mask_dset is not None:
-                if mask_dset.dtype.kind not in "biuf":
-                    raise MRIInputError(
-                        f"{path}: 'mask' holds {mask_dset.dtype} values; a fastMRI mask holds 0/1 numbers. Fix or drop "
-                        "the mask."
-                    )
-                mask = np.asarray(mask_dset[()], dtype=np.float32)
+            rec_key, reconstruction = _read_reference(f, path, ks.shape[0], rows)
+            mask = _read_mask(f, path)
             xml = read_text(f["ismrmrd_header"]) if "ismrmrd_header" in f else None
             attrs = {k: _attr_value(v) for k, v in f.attrs.items()}
         except MRIInputError:
@@ -231,7 +208,64 @@ def read_fastmri(path: str | os.PathLike, slices: int | slice | Sequence[int] | 
                 f"{path}: reading the HDF5 data failed ({type(e).__name__}: {e}); the file is probably truncated or "
                 "corrupted."
             ) from None
+    _validate_read(path, kspace, rows, mask, rec_key, reconstruction)
+    header = _header_or_none(xml, path)
+    if header is not None:
+        attrs.setdefault("encoding_size", header["encoded_matrix"])
+        attrs.setdefault("recon_size", header["recon_matrix"])
+    return FastMRIData(
+        kspace=kspace,
+        reconstruction=reconstruction,
+        reconstruction_key=rec_key,
+        mask=mask,
+        attrs=attrs,
+        ismrmrd_header=xml,
+        header=header,
+        slices=rows,
+        num_slices=int(ks.shape[0]),
+    )
 
+
+def _read_reference(f: Any, path: str, num_slices: int, rows: list[int]) -> tuple[str | None, np.ndarray | None]:
+    """The name of the file's reference image dataset and its ``rows`` as float32, (None, None) without one."""
+    rec_key = next((k for k in _RECONSTRUCTION_KEYS if k in f), None)
+    if rec_key is None:
+        return None, None
+    rec = _dataset(f, rec_key, path, "the real (slices, h, w) reference image")
+    if rec.dtype.kind not in "biuf" or rec.ndim != 3:
+        raise MRIInputError(
+            f"{path}: '{rec_key}' has shape {rec.shape} ({rec.dtype}); the reference image is a real "
+            f"(slices, h, w) array. Fix it, or drop '{rec_key}' from the file."
+        )
+    if rec.shape[0] != num_slices:
+        raise MRIInputError(
+            f"{path}: '{rec_key}' has {rec.shape[0]} slices but 'kspace' has {num_slices}; the file is inconsistent."
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        return rec_key, _read_rows(rec, rows).astype(np.float32, copy=False)
+
+
+def _read_mask(f: Any, path: str) -> np.ndarray | None:
+    """The file's sampling mask as float32, None without one."""
+    mask_dset = _dataset(f, "mask", path, "the 1-D 0/1 sampling mask")
+    if mask_dset is None:
+        return None
+    if mask_dset.dtype.kind not in "biuf":
+        raise MRIInputError(
+            f"{path}: 'mask' holds {mask_dset.dtype} values; a fastMRI mask holds 0/1 numbers. Fix or drop the mask."
+        )
+    return np.asarray(mask_dset[()], dtype=np.float32)
+
+
+def _validate_read(
+    path: str,
+    kspace: np.ndarray,
+    rows: list[int],
+    mask: np.ndarray | None,
+    rec_key: str | None,
+    reconstruction: np.ndarray | None,
+) -> None:
+    """The values read: finite k-space and reference, a 1-D 0/1 mask along the last k-space axis."""
     if not np.isfinite(kspace).all():
         bad = "NaN" if np.isnan(kspace).any() else "Inf"
         raise MRIInputError(
@@ -253,26 +287,16 @@ def read_fastmri(path: str | os.PathLike, slices: int | slice | Sequence[int] | 
             f"{path}: '{rec_key}' has NaN or Inf values (or values beyond float32) in the slices read; the reference "
             "image is corrupted. Drop it or write it again."
         )
-    header = None
-    if xml is not None:
-        try:
-            header = parse_ismrmrd_header(xml, source=f"{path}:ismrmrd_header")
-        except MRIInputError:
-            header = None
-    if header is not None:
-        attrs.setdefault("encoding_size", header["encoded_matrix"])
-        attrs.setdefault("recon_size", header["recon_matrix"])
-    return FastMRIData(
-        kspace=kspace,
-        reconstruction=reconstruction,
-        reconstruction_key=rec_key,
-        mask=mask,
-        attrs=attrs,
-        ismrmrd_header=xml,
-        header=header,
-        slices=rows,
-        num_slices=int(ks.shape[0]),
-    )
+
+
+def _header_or_none(xml: str | None, path: str) -> dict[str, Any] | None:
+    """The parsed ISMRMRD header of the file, None when it has none or it does not parse (it is optional here)."""
+    if xml is None:
+        return None
+    try:
+        return parse_ismrmrd_header(xml, source=f"{path}:ismrmrd_header")
+    except MRIInputError:
+        return None
 
 
 def write_fastmri(
