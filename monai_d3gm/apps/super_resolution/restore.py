@@ -13,8 +13,9 @@ from ...errors import MRIInputError
 from ...inferers import D3GMInferer
 from ...metrics import magnitude_metrics, real_slice
 from ...physics.consistency import LowpassConsistency
-from ...physics.resolution import bicubic_upsample, blur_downsample, crop_to_multiple, kspace_downsample, sinc_upsample
+from ...physics.resolution import bicubic_upsample, crop_to_multiple, sinc_upsample
 from ..restorer import PosteriorRestorer
+from .transforms import SimulateLowResolution
 
 __all__ = ["D3GMSuperResolver", "SIMULATE_MODES", "DC_MODES"]
 
@@ -102,10 +103,7 @@ class D3GMSuperResolver(PosteriorRestorer):
                     f"the image {tuple(image.shape)} is too small to simulate a x{self.scale} LR image."
                 )
             reference = crop_to_multiple(image, self.scale)
-            if simulate == "kspace":
-                lr = kspace_downsample(reference, self.scale)
-            else:
-                lr = blur_downsample(reference, self.scale, self.sigma)
+            lr = SimulateLowResolution(self.scale, simulate, self.sigma).low_resolution(reference)  # as in training
         mu = sinc_upsample(lr, self.scale)
         norm = float(np.percentile(mu.numpy(), NORMALISE_PERCENTILE))
         if not np.isfinite(norm) or norm <= 0:

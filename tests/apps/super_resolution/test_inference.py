@@ -135,3 +135,19 @@ def test_whole_volume_matches_the_slices_and_keeps_the_geometry(tmp_path, resolv
     written = read_dicom_series(tmp_path / "dcm" / "series" / "dicom")
     assert written.volume.shape == (3, 48, 32)
     np.testing.assert_allclose(written.affine, upsampled_affine(series.affine, 4, axes=(1, 2)), atol=1e-4)
+
+
+@pytest.mark.parametrize("degradation", ["kspace", "blur"])
+def test_training_and_inference_build_the_same_mu(degradation):
+    """One HR slice through train.json's SimulateLowResolutiond and through the super-resolver's prepare: the same
+    target and, up to prepare's normalisation, the same μ (one code path degrades both)."""
+    from monai_d3gm.apps.super_resolution import D3GMSuperResolver, SimulateLowResolutiond
+    from monai_d3gm.inferers import D3GMInferer
+    from monai_d3gm.networks.schedulers import D3GMScheduler
+
+    image = torch.rand(37, 42) + 0.1
+    train = SimulateLowResolutiond("image", scale=4, degradation=degradation, sigma=1.5)({"image": image})
+    resolver = D3GMSuperResolver(torch.nn.Identity(), D3GMInferer(D3GMScheduler()), scale=4, sigma=1.5)
+    prepared = resolver.prepare({"image": image.numpy(), "simulate": degradation})
+    torch.testing.assert_close(prepared["reference"], train["target"][0], rtol=0, atol=0)
+    torch.testing.assert_close(prepared["mu"] * prepared["norm"], train["mu"][0], rtol=1e-6, atol=1e-6)

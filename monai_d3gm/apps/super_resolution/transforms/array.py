@@ -58,6 +58,14 @@ class SimulateLowResolution(Randomizable, Transform):
     def randomize(self, data=None) -> None:
         self._sigma = float(self.R.uniform(*self.sigma_range))
 
+    def low_resolution(self, target: torch.Tensor) -> torch.Tensor:
+        """The LR image (H / scale, W / scale) of an HR ``target`` whose sides are multiples of ``scale``: its central
+        k-space, or its blur (the current sigma) averaged over scale x scale areas. Training (this transform) and
+        inference (:meth:`~monai_d3gm.apps.super_resolution.restore.D3GMSuperResolver.prepare`) both degrade with it."""
+        if self.degradation == "kspace":
+            return kspace_downsample(target, self.scale)
+        return blur_downsample(target, self.scale, self._sigma)
+
     def __call__(self, image, randomize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """
         Args:
@@ -80,10 +88,7 @@ class SimulateLowResolution(Randomizable, Transform):
         target = crop_to_multiple(img.float(), self.scale)
         if randomize:
             self.randomize()
-        if self.degradation == "kspace":
-            lr = kspace_downsample(target, self.scale)
-        else:
-            lr = blur_downsample(target, self.scale, self._sigma)
+        lr = self.low_resolution(target)
         mu = sinc_upsample(lr, self.scale)[None].float() if torch.isfinite(lr).all() else lr
         if not torch.isfinite(mu).all():  # the resampling overshoots float32's maximum near sharp edges
             raise D3GMInputError(
