@@ -331,21 +331,7 @@ def write_fastmri(
     import h5py
 
     path = Path(path)
-    kspace = np.asarray(kspace)
-    if not np.iscomplexobj(kspace):
-        raise MRIInputError(
-            f"write_fastmri({path}): k-space is real-valued ({kspace.dtype}); fastMRI stores complex64 k-space. Pass "
-            "a complex array (e.g. kspace[..., 0] + 1j * kspace[..., 1])."
-        )
-    if kspace.ndim not in (3, 4):
-        raise MRIInputError(
-            f"write_fastmri({path}): k-space has shape {kspace.shape}; expected (slices, H, W) or "
-            "(slices, coils, H, W). Add the slice axis (kspace[None]) for a single slice."
-        )
-    if kspace.size == 0:
-        raise MRIInputError(f"write_fastmri({path}): k-space is empty (shape {kspace.shape}); pass at least one slice.")
-    if not np.isfinite(kspace).all():
-        raise MRIInputError(f"write_fastmri({path}): k-space has NaN or Inf values; fix the data before writing.")
+    kspace = _validate_kspace_to_write(path, kspace)
     if reconstruction_key is None:
         reconstruction_key = "reconstruction_rss" if kspace.ndim == 4 else "reconstruction_esc"
     if reconstruction_key not in _RECONSTRUCTION_KEYS:
@@ -354,15 +340,7 @@ def write_fastmri(
         )
     attrs = dict(attrs or {})
     if reconstruction is not None:
-        reconstruction = np.asarray(reconstruction)
-        if np.iscomplexobj(reconstruction) or reconstruction.ndim != 3 or len(reconstruction) != len(kspace):
-            raise MRIInputError(
-                f"write_fastmri({path}): reconstruction has shape {reconstruction.shape} ({reconstruction.dtype}); "
-                f"expected a real (slices={len(kspace)}, h, w) image."
-            )
-        if not np.isfinite(reconstruction).all():
-            raise MRIInputError(f"write_fastmri({path}): the reconstruction has NaN or Inf values; fix it first.")
-        reconstruction = reconstruction.astype(np.float32)
+        reconstruction = _validate_reference_to_write(path, reconstruction, len(kspace))
         attrs.setdefault("max", float(reconstruction.max()) if reconstruction.size else 0.0)
         attrs.setdefault("norm", float(np.linalg.norm(reconstruction)))
     if mask is not None:
@@ -389,3 +367,36 @@ def write_fastmri(
         for key, value in attrs.items():
             f.attrs[key] = value
     return path
+
+
+def _validate_kspace_to_write(path: Path, kspace: Any) -> np.ndarray:
+    """``kspace`` as a complex, finite, non-empty (slices, [coils,] H, W) array."""
+    kspace = np.asarray(kspace)
+    if not np.iscomplexobj(kspace):
+        raise MRIInputError(
+            f"write_fastmri({path}): k-space is real-valued ({kspace.dtype}); fastMRI stores complex64 k-space. Pass "
+            "a complex array (e.g. kspace[..., 0] + 1j * kspace[..., 1])."
+        )
+    if kspace.ndim not in (3, 4):
+        raise MRIInputError(
+            f"write_fastmri({path}): k-space has shape {kspace.shape}; expected (slices, H, W) or "
+            "(slices, coils, H, W). Add the slice axis (kspace[None]) for a single slice."
+        )
+    if kspace.size == 0:
+        raise MRIInputError(f"write_fastmri({path}): k-space is empty (shape {kspace.shape}); pass at least one slice.")
+    if not np.isfinite(kspace).all():
+        raise MRIInputError(f"write_fastmri({path}): k-space has NaN or Inf values; fix the data before writing.")
+    return kspace
+
+
+def _validate_reference_to_write(path: Path, reconstruction: Any, num_slices: int) -> np.ndarray:
+    """``reconstruction`` as a real, finite float32 (slices, h, w) image."""
+    reconstruction = np.asarray(reconstruction)
+    if np.iscomplexobj(reconstruction) or reconstruction.ndim != 3 or len(reconstruction) != num_slices:
+        raise MRIInputError(
+            f"write_fastmri({path}): reconstruction has shape {reconstruction.shape} ({reconstruction.dtype}); "
+            f"expected a real (slices={num_slices}, h, w) image."
+        )
+    if not np.isfinite(reconstruction).all():
+        raise MRIInputError(f"write_fastmri({path}): the reconstruction has NaN or Inf values; fix it first.")
+    return reconstruction.astype(np.float32)

@@ -54,6 +54,30 @@ def read_nifti(path: str | os.PathLike, allow_4d: bool = False) -> tuple[np.ndar
             f"{path}: the file cannot be read as NIfTI ({type(e).__name__}: {e}); it is truncated, corrupted or not "
             "an image nibabel reads. Pass a valid .nii/.nii.gz, .mgz/.mgh or Analyze .hdr/.img file."
         ) from None
+    shape = _validate_header(path, img, allow_4d)
+    image_file = getattr(img.file_map.get("image"), "filename", None) or path  # Analyze: the .img beside the .hdr
+    _check_data_size(os.fspath(image_file), img)
+    try:
+        array = np.asarray(img.get_fdata(dtype=np.float32), dtype=np.float32).reshape(shape)
+    except Exception as e:  # truncated data raises EOFError, OSError, ValueError, zlib.error...
+        raise MRIInputError(
+            f"{path}: the image data cannot be read ({type(e).__name__}: {e}); the file is probably truncated or "
+            "corrupted. Copy or download it again."
+        ) from None
+    _validate_voxels(path, array)
+    affine = np.asarray(img.affine, dtype=np.float64)
+    if affine.shape != (4, 4) or not np.isfinite(affine).all() or np.linalg.matrix_rank(affine[:3, :3]) < 3:
+        raise MRIInputError(
+            f"{path}: the voxel-to-world affine ({_affine_codes(img.header)}) is not a finite, invertible matrix: "
+            f"{np.array2string(affine, precision=4).replace(chr(10), ' ')}; fix the header's sform/qform or pixdim "
+            "(e.g. nibabel's img.set_sform(affine, code=1), or fslorient -copyqform2sform)."
+        )
+    return array, affine, img.header.copy()
+
+
+def _validate_header(path: str, img: Any, allow_4d: bool) -> tuple[int, ...]:
+    """The image's shape without trailing singleton dimensions past the third, checked: 2-D or 3-D (4-D when
+    allowed), not empty, real grey-level voxels."""
     shape = tuple(int(s) for s in img.shape)
     while len(shape) > 3 and shape[-1] == 1:
         shape = shape[:-1]
@@ -76,15 +100,11 @@ def read_nifti(path: str | os.PathLike, allow_4d: bool = False) -> tuple[np.ndar
             f"{path}: the NIfTI voxels are {what}; a real-valued grey-level image is expected. Save the magnitude "
             "(e.g. np.abs) or one channel as a real NIfTI first."
         )
-    image_file = getattr(img.file_map.get("image"), "filename", None) or path  # Analyze: the .img beside the .hdr
-    _check_data_size(os.fspath(image_file), img)
-    try:
-        array = np.asarray(img.get_fdata(dtype=np.float32), dtype=np.float32).reshape(shape)
-    except Exception as e:  # truncated data raises EOFError, OSError, ValueError, zlib.error...
-        raise MRIInputError(
-            f"{path}: the image data cannot be read ({type(e).__name__}: {e}); the file is probably truncated or "
-            "corrupted. Copy or download it again."
-        ) from None
+    return shape
+
+
+def _validate_voxels(path: str, array: np.ndarray) -> None:
+    """Some voxel that is a number, and none that is NaN or Inf."""
     finite = np.isfinite(array)
     if np.isnan(array).all():
         raise MRIInputError(f"{path}: the NIfTI image holds only NaN values; it has no usable data.")
@@ -94,14 +114,6 @@ def read_nifti(path: str | os.PathLike, allow_4d: bool = False) -> tuple[np.ndar
             "scl_inter scaling, in float32); replace them first (e.g. fslmaths in.nii.gz -nan out.nii.gz, or "
             "np.nan_to_num)."
         )
-    affine = np.asarray(img.affine, dtype=np.float64)
-    if affine.shape != (4, 4) or not np.isfinite(affine).all() or np.linalg.matrix_rank(affine[:3, :3]) < 3:
-        raise MRIInputError(
-            f"{path}: the voxel-to-world affine ({_affine_codes(img.header)}) is not a finite, invertible matrix: "
-            f"{np.array2string(affine, precision=4).replace(chr(10), ' ')}; fix the header's sform/qform or pixdim "
-            "(e.g. nibabel's img.set_sform(affine, code=1), or fslorient -copyqform2sform)."
-        )
-    return array, affine, img.header.copy()
 
 
 def _affine_codes(header: Any) -> str:
