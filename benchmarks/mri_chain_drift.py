@@ -96,12 +96,12 @@ def main() -> None:
                 settings["mu_iterations"] = args.mu_iterations
             rec = D3GMReconstructor(sampling_net, inferer, mask=mask, mask_seed=SEED, seed=SEED, **settings)
             prepared = rec.prepare(case)
-            ref = prepared["reference"] / prepared["reference"].max()
-            mu = complex_to_channels(prepared["mu"][None, None])
-            zero_filled.append(metrics(prepared["mu"], ref)[0])
+            ref = prepared.reference / prepared.reference.max()
+            mu = complex_to_channels(prepared.mu[None, None])
+            zero_filled.append(metrics(prepared.mu, ref)[0])
             # the reference in μ's scale (the least-squares fit of |x0| is scale-free, the marginal is not)
             x0 = complex_to_channels(
-                (torch.as_tensor(prepared["reference"]) / prepared["scale"]).to(torch.complex64)[None, None]
+                (torch.as_tensor(prepared.reference) / prepared.scale).to(torch.complex64)[None, None]
             )
             generator = torch.Generator().manual_seed(SEED)
             with torch.no_grad():

@@ -128,7 +128,7 @@ def test_posterior_spread_grows_where_information_is_missing():
         prepared = reconstructor.prepare(demo_case(num_coils=1))
         samples = [r["reconstruction"] for r in reconstructor.reconstruct_batch([prepared] * 3, seeds=[1, 2, 3])]
         kspace = torch.stack([fft2c(s) for s in samples])
-        sampled = prepared["mask"].bool().expand_as(kspace[0])
+        sampled = prepared.mask.bool().expand_as(kspace[0])
         spread_k = kspace.std(0).abs()
         assert float(spread_k[sampled].max()) < 1e-3 * float(spread_k[~sampled].mean())  # measured lines are fixed
     assert spreads[8] > 2 * spreads[2] > 0, spreads

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from .transforms import (
     as_kspace,
 )
 
-__all__ = ["D3GMReconstructor", "phase_encoding_along_h"]
+__all__ = ["D3GMReconstructor", "PreparedSlice", "phase_encoding_along_h"]
 
 DC_MODES = ("none", "hard", "soft", "sense")
 COIL_COMBINATIONS = ("sense", "rss")
@@ -38,6 +39,29 @@ FULLY_SAMPLED = 0.9
 #: the smallest slice side reconstructed: the calibration region, the network's down-sampling and SSIM's 11-pixel
 #: window all need more than a handful of pixels
 MIN_SIDE = 8
+
+
+@dataclass
+class PreparedSlice:
+    """A case made ready for sampling by :meth:`D3GMReconstructor.prepare`, in the network's orientation.
+
+    Attributes:
+        kspace: the measured (or undersampled) k-space divided by ``scale``, complex (C, H, W).
+        mask: the sampling mask (H, W).
+        maps: coil maps (C, H, W), one coil's phase map (1, H, W), or None.
+        mu: the degraded image μ, complex (H, W), max |μ| = 1.
+        scale: what the data was divided by.
+        reference: the magnitude or complex reference image, or None.
+        transposed: whether the slice was transposed (phase encoding along H) and is transposed back in the result.
+    """
+
+    kspace: torch.Tensor
+    mask: torch.Tensor
+    maps: torch.Tensor | None
+    mu: torch.Tensor
+    scale: float
+    reference: torch.Tensor | None
+    transposed: bool = False
 
 
 def _check_not_all_zeros(data: torch.Tensor, case: dict[str, Any]) -> None:
@@ -150,7 +174,7 @@ class D3GMReconstructor(PosteriorRestorer):
         self.coil_combination = coil_combination
         self.sense_image = SenseAdjoint(mu_iterations)
 
-    def prepare(self, case: dict[str, Any]) -> dict[str, Any]:
+    def prepare(self, case: dict[str, Any]) -> PreparedSlice:
         """k-space, mask, coil maps, μ (normalised) and the reference of a case, without sampling."""
         reference = None
         where = case.get("path", "the case")
@@ -196,25 +220,17 @@ class D3GMReconstructor(PosteriorRestorer):
             kspace, mask = kspace.transpose(-2, -1), mask.transpose(-2, -1)
             maps = None if maps is None else maps.transpose(-2, -1)
         mu, scale = NormalizeByMax()(self.sense_image(kspace, maps, mask))
-        return {
-            "kspace": kspace / scale,
-            "mask": mask,
-            "maps": maps,
-            "mu": mu,
-            "scale": scale,
-            "reference": reference,
-            "transposed": transposed,
-        }
+        return PreparedSlice(kspace / scale, mask, maps, mu, scale, reference, transposed)
 
     def _fixed_mask(self, shape: tuple[int, int], seed: int | None = None) -> torch.Tensor:
         return self.mask(shape, seed=self.mask_seed)
 
-    def _dc(self, batch: list[dict[str, Any]], noise: NoiseSource) -> Callable | None:
+    def _dc(self, batch: list[PreparedSlice], noise: NoiseSource) -> Callable | None:
         if self.data_consistency == "none":
             return None
-        kspace = torch.stack([p["kspace"] for p in batch]).to(self.device)
-        mask = torch.stack([torch.as_tensor(p["mask"]) for p in batch]).to(self.device)
-        maps = None if batch[0]["maps"] is None else torch.stack([p["maps"] for p in batch]).to(self.device)
+        kspace = torch.stack([p.kspace for p in batch]).to(self.device)
+        mask = torch.stack([torch.as_tensor(p.mask) for p in batch]).to(self.device)
+        maps = None if batch[0].maps is None else torch.stack([p.maps for p in batch]).to(self.device)
         if maps is not None and maps.shape[1] > 1:
             return SenseDataConsistency(
                 kspace,
@@ -244,7 +260,7 @@ class D3GMReconstructor(PosteriorRestorer):
     @torch.no_grad()
     def reconstruct_batch(
         self,
-        batch: list[dict[str, Any]],
+        batch: list[PreparedSlice],
         seeds: Sequence[int],
         verbose: bool | None = None,
         callback: Callable[[dict[str, Any]], None] | None = None,
@@ -262,10 +278,10 @@ class D3GMReconstructor(PosteriorRestorer):
         Returns:
             one result per slice, as :meth:`__call__` returns it.
         """
-        shapes = {tuple(p["mu"].shape) for p in batch}
+        shapes = {tuple(p.mu.shape) for p in batch}
         if len(shapes) != 1:
             raise MRIInputError(f"slices restored in one batch must share one shape, got {sorted(shapes)}.")
-        mu = complex_to_channels(torch.stack([p["mu"] for p in batch])[:, None]).to(self.device)
+        mu = complex_to_channels(torch.stack([p.mu for p in batch])[:, None]).to(self.device)
         noise = ItemNoise(seeds)
         dc = self._dc(batch, noise)
         stacks = self.posterior_samples(  # (B, num_samples, H, W)
@@ -273,9 +289,9 @@ class D3GMReconstructor(PosteriorRestorer):
         )
         return [self._result(p, stack) for p, stack in zip(batch, stacks)]
 
-    def _result(self, prepared: dict[str, Any], stack: torch.Tensor) -> dict[str, Any]:
-        maps = prepared["maps"]
-        zero_filled = prepared["mu"].abs()
+    def _result(self, prepared: PreparedSlice, stack: torch.Tensor) -> dict[str, Any]:
+        maps = prepared.maps
+        zero_filled = prepared.mu.abs()
         if maps is not None and maps.shape[0] == 1:
             # one coil: the phase map goes back on, so the result is the image of the acquisition (F of it agrees
             # with the measured k-space)
@@ -286,22 +302,22 @@ class D3GMReconstructor(PosteriorRestorer):
             stack = stack * (maps.abs().sum(0) > 0).to(stack.device)
             if self.coil_combination == "rss" and self.data_consistency != "none":
                 # at the normalised scale (squares of k-space near 1e20 overflow float32), before the scale goes back
-                kspace = prepared["kspace"].to(stack.device)
-                rss = consistent_coil_rss(stack, maps.to(stack.device), kspace, prepared["mask"])
+                kspace = prepared.kspace.to(stack.device)
+                rss = consistent_coil_rss(stack, maps.to(stack.device), kspace, prepared.mask)
                 stack = torch.polar(rss, stack.angle())  # angle 0 where the SENSE image is 0
                 zero_filled = root_sum_of_squares(ifft2c(kspace), dim=0)  # the input, combined alike
             elif self.sense_image.iterations:  # μ is the CG-SENSE image; the zero-filled image is the adjoint's
-                zero_filled = SenseAdjoint()(prepared["kspace"], maps).abs()
-        stack = stack * prepared["scale"]
-        mu_abs, mask = zero_filled * prepared["scale"], prepared["mask"]
-        if prepared.get("transposed"):
+                zero_filled = SenseAdjoint()(prepared.kspace, maps).abs()
+        stack = stack * prepared.scale
+        mu_abs, mask = zero_filled * prepared.scale, prepared.mask
+        if prepared.transposed:
             stack, mu_abs, mask = stack.transpose(-2, -1), mu_abs.transpose(-2, -1), mask.transpose(-2, -1)
         recon = stack.mean(0)
         result = {
             "reconstruction": recon,
             "magnitude": recon.abs(),
             "zero_filled": mu_abs,
-            "reference": None if prepared["reference"] is None else prepared["reference"].abs().float(),
+            "reference": None if prepared.reference is None else prepared.reference.abs().float(),
             "std": stack.abs().std(0) if self.num_samples > 1 else None,
             "mask": mask,
             "metrics": {},

@@ -96,7 +96,7 @@ class VolumeReconstruction:
                 if fit < min(batch, len(pending)):  # the guard cut the batch (not the volume's end)
                     warnings.warn(
                         f"batch_size {batch} does not fit in memory for slices of shape "
-                        f"{tuple(pending[0][1]['mu'].shape)}; using batches of {fit} (the result does not depend on "
+                        f"{tuple(pending[0][1].mu.shape)}; using batches of {fit} (the result does not depend on "
                         "the batch size).",
                         stacklevel=2,
                     )
@@ -133,7 +133,7 @@ class VolumeReconstruction:
         guard = self.reconstructor.inferer.memory_guard
         if guard is None:
             return len(prepared)
-        item_shape = (2, *prepared[0]["mu"].shape[-2:])  # (real, imaginary) channels
+        item_shape = (2, *prepared[0].mu.shape[-2:])  # (real, imaginary) channels
         network, device = self.reconstructor.network, self.reconstructor.device
         return guard.max_batch(network, item_shape, len(prepared), device)
 

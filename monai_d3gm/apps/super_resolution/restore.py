@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,12 +18,35 @@ from ...physics.resolution import bicubic_upsample, crop_to_multiple, sinc_upsam
 from ..restorer import PosteriorRestorer
 from .transforms import SimulateLowResolution
 
-__all__ = ["D3GMSuperResolver", "SIMULATE_MODES", "DC_MODES"]
+__all__ = ["D3GMSuperResolver", "PreparedLowResolution", "SIMULATE_MODES", "DC_MODES"]
 
 SIMULATE_MODES = ("none", "kspace", "blur")
 DC_MODES = ("none", "lowpass")
 #: μ is divided by this percentile of itself (the training slices are scaled to their 99.8th percentile)
 NORMALISE_PERCENTILE = 99.8
+
+
+@dataclass
+class PreparedLowResolution:
+    """A case made ready for sampling by :meth:`D3GMSuperResolver.prepare`.
+
+    Attributes:
+        lr: the low-resolution image (h, w).
+        mu: μ, the LR image brought to the HR grid by sinc interpolation, divided by ``norm``.
+        norm: what μ was divided by (its 99.8th percentile).
+        sinc: the sinc-interpolated baseline (H, W), in the input's scale.
+        bicubic: the bicubic baseline (H, W), in the input's scale.
+        reference: the HR reference (H, W) when the LR image was simulated, else None.
+        simulate: how the LR image came about: "none", "kspace" or "blur".
+    """
+
+    lr: torch.Tensor
+    mu: torch.Tensor
+    norm: float
+    sinc: torch.Tensor
+    bicubic: torch.Tensor
+    reference: torch.Tensor | None
+    simulate: str
 
 
 class D3GMSuperResolver(PosteriorRestorer):
@@ -76,7 +100,7 @@ class D3GMSuperResolver(PosteriorRestorer):
         self.sigma = sigma
         self.data_consistency = data_consistency
 
-    def prepare(self, case: dict[str, Any]) -> dict[str, Any]:
+    def prepare(self, case: dict[str, Any]) -> PreparedLowResolution:
         """The LR image, μ (normalised), the baselines and the reference of a case, without sampling."""
         if "image" not in case:
             raise MRIInputError(
@@ -110,15 +134,8 @@ class D3GMSuperResolver(PosteriorRestorer):
             raise MRIInputError(
                 f"{case.get('path', 'the case')}: the image is empty (its 99.8th percentile is {norm})."
             )
-        return {
-            "lr": lr,
-            "mu": mu / norm,
-            "norm": norm,
-            "sinc": mu.clamp(min=0),
-            "bicubic": bicubic_upsample(lr, self.scale).clamp(min=0),
-            "reference": reference,
-            "simulate": simulate,
-        }
+        bicubic = bicubic_upsample(lr, self.scale).clamp(min=0)
+        return PreparedLowResolution(lr, mu / norm, norm, mu.clamp(min=0), bicubic, reference, simulate)
 
     @torch.no_grad()
     def __call__(self, case: dict[str, Any]) -> dict[str, Any]:
@@ -130,24 +147,24 @@ class D3GMSuperResolver(PosteriorRestorer):
             "bicubic", "sinc"} PSNR/SSIM when a reference exists).
         """
         prepared = self.prepare(case)
-        mu = prepared["mu"][None, None].to(self.device)
+        mu = prepared.mu[None, None].to(self.device)
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
         dc = LowpassConsistency(mu, self.scale) if self.data_consistency == "lowpass" else None
         stack = self.posterior_samples(mu, generator, dc, lambda out: out[:, 0].cpu())[0]  # (num_samples, H, W)
-        stack = stack.clamp(min=0) * prepared["norm"]
+        stack = stack.clamp(min=0) * prepared.norm
         result = {
             "output": stack.mean(0),
-            "sinc": prepared["sinc"],
-            "bicubic": prepared["bicubic"],
-            "lr": prepared["lr"],
-            "reference": prepared["reference"],
+            "sinc": prepared.sinc,
+            "bicubic": prepared.bicubic,
+            "lr": prepared.lr,
+            "reference": prepared.reference,
             "std": stack.std(0) if self.num_samples > 1 else None,
-            "simulate": prepared["simulate"],
+            "simulate": prepared.simulate,
             "metrics": {},
         }
-        if prepared["reference"] is not None:
+        if prepared.reference is not None:
             result["metrics"] = {
-                name: magnitude_metrics(result[key], prepared["reference"])
+                name: magnitude_metrics(result[key], prepared.reference)
                 for name, key in (("d3gm", "output"), ("bicubic", "bicubic"), ("sinc", "sinc"))
             }
         return result

@@ -148,7 +148,7 @@ def test_rss_coil_combination_keeps_the_measured_coil_data():
     rss = reconstructor(mask=None, calib_width=12, coil_combination="rss")
     a, b = sense(case), rss(case)
     prepared = sense.prepare(case)
-    expected = consistent_coil_rss(a["reconstruction"], prepared["maps"], prepared["kspace"] * prepared["scale"], mask)
+    expected = consistent_coil_rss(a["reconstruction"], prepared.maps, prepared.kspace * prepared.scale, mask)
     torch.testing.assert_close(b["magnitude"], expected)
     inside = a["reconstruction"].abs() > 0
     assert 0 < int(inside.sum()) < inside.numel()
@@ -157,7 +157,7 @@ def test_rss_coil_combination_keeps_the_measured_coil_data():
     assert float(a["magnitude"][~inside].max()) == 0
     assert float(b["magnitude"][~inside].mean()) > 0
     # the input is combined alike: the RSS of the zero-filled coil images
-    zero_filled = (prepared["kspace"] * prepared["scale"]).numpy()
+    zero_filled = (prepared.kspace * prepared.scale).numpy()
     torch.testing.assert_close(b["zero_filled"], torch.as_tensor(np.sqrt((np.abs(np.fft.fftshift(np.fft.ifft2(
         np.fft.ifftshift(zero_filled, axes=(-2, -1)), norm="ortho"), axes=(-2, -1))) ** 2).sum(0))), atol=1e-5,
         rtol=1e-4)  # fmt: skip
@@ -186,13 +186,9 @@ def test_cg_sense_mu_keeps_the_zero_filled_output():
     plain = reconstructor(mask=None, calib_width=12, coil_combination="sense")
     cg = reconstructor(mask=None, calib_width=12, coil_combination="sense", mu_iterations=5)
     a, b = plain.prepare(case), cg.prepare(case)
-    torch.testing.assert_close(a["kspace"] * a["scale"], b["kspace"] * b["scale"])
-    assert float((a["mu"] * a["scale"] - b["mu"] * b["scale"]).abs().max()) > 0.05 * float(
-        a["mu"].abs().max() * a["scale"]
-    )
-    torch.testing.assert_close(
-        b["mu"], SenseAdjoint(5)(b["kspace"], b["maps"]) / SenseAdjoint(5)(b["kspace"], b["maps"]).abs().max()
-    )
+    torch.testing.assert_close(a.kspace * a.scale, b.kspace * b.scale)
+    assert float((a.mu * a.scale - b.mu * b.scale).abs().max()) > 0.05 * float(a.mu.abs().max() * a.scale)
+    torch.testing.assert_close(b.mu, SenseAdjoint(5)(b.kspace, b.maps) / SenseAdjoint(5)(b.kspace, b.maps).abs().max())
     torch.testing.assert_close(cg(case)["zero_filled"], plain(case)["zero_filled"], atol=1e-5, rtol=1e-4)
 
 
@@ -208,7 +204,7 @@ def test_single_coil_result_does_not_depend_on_the_acquisition_phase():
     base = kspace * mask
     for angle in (0.5, 2.0, -2.9):
         rotated = (base * np.exp(1j * angle)).to(torch.complex64)
-        torch.testing.assert_close(free.prepare({"kspace": rotated})["mu"], free.prepare({"kspace": base})["mu"],
+        torch.testing.assert_close(free.prepare({"kspace": rotated}).mu, free.prepare({"kspace": base}).mu,
                                    atol=1e-4, rtol=1e-4)  # fmt: skip
         torch.testing.assert_close(free({"kspace": rotated})["magnitude"], free({"kspace": base})["magnitude"],
                                    atol=1e-4, rtol=1e-4)  # fmt: skip

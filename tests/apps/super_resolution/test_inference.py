@@ -149,5 +149,5 @@ def test_training_and_inference_build_the_same_mu(degradation):
     train = SimulateLowResolutiond("image", scale=4, degradation=degradation, sigma=1.5)({"image": image})
     resolver = D3GMSuperResolver(torch.nn.Identity(), D3GMInferer(D3GMScheduler()), scale=4, sigma=1.5)
     prepared = resolver.prepare({"image": image.numpy(), "simulate": degradation})
-    torch.testing.assert_close(prepared["reference"], train["target"][0], rtol=0, atol=0)
-    torch.testing.assert_close(prepared["mu"] * prepared["norm"], train["mu"][0], rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(prepared.reference, train["target"][0], rtol=0, atol=0)
+    torch.testing.assert_close(prepared.mu * prepared.norm, train["mu"][0], rtol=1e-6, atol=1e-6)

@@ -157,11 +157,11 @@ def test_training_and_inference_build_the_same_mu(num_coils, mu_iterations):
     reconstructor = D3GMReconstructor(torch.nn.Identity(), None, mask=mask, mask_seed=3, mu_iterations=mu_iterations)
     case = {"kspace": full} if num_coils == 1 else {"kspace": full, "maps": maps}
     prepared = reconstructor.prepare(case)
-    torch.testing.assert_close(complex_to_channels(prepared["mu"][None, None])[0], trained["mu"])
+    torch.testing.assert_close(complex_to_channels(prepared.mu[None, None])[0], trained["mu"])
     if num_coils == 1:  # image-domain inputs (NIfTI, DICOM) go through the same single-coil simulation
         from_image = reconstructor.prepare({"image": image.numpy()})
         clean = train({"kspace": fft2c(image.to(torch.complex64))[None], "maps": None})
-        torch.testing.assert_close(complex_to_channels(from_image["mu"][None, None])[0], clean["mu"])
+        torch.testing.assert_close(complex_to_channels(from_image.mu[None, None])[0], clean["mu"])
 
 
 def test_absorb_background_phase_gives_one_coil_its_phase_map():
