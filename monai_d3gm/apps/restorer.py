@@ -18,9 +18,10 @@ __all__ = ["PosteriorRestorer"]
 
 
 class PosteriorRestorer:
-    """Base of :class:`~.reconstruction.reconstruct.D3GMReconstructor`, :class:`~.super_resolution.restore.
-    D3GMSuperResolver` and :class:`~.restoration.restore.D3GMImageRestorer`: draws ``num_samples`` posterior samples of
-    μ with the inferer; their mean is a task's output and their standard deviation its uncertainty map.
+    """Base of the tasks' restorers (:class:`~monai_d3gm.apps.reconstruction.D3GMReconstructor`,
+    :class:`~monai_d3gm.apps.super_resolution.D3GMSuperResolver`,
+    :class:`~monai_d3gm.apps.restoration.D3GMImageRestorer`): draws ``num_samples`` posterior samples of μ with the
+    inferer; their mean is a task's output and their standard deviation its uncertainty map.
 
     Args:
         network: the score network.

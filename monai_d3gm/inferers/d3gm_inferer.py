@@ -22,18 +22,29 @@ tqdm, has_tqdm = optional_import("tqdm", name="tqdm")
 __all__ = ["D3GMInferer", "NonFiniteSampleError", "chain_state", "network_input"]
 
 
-def _check_finite(finite: list[torch.Tensor], pairs: list[tuple[int, int]], dc: bool) -> None:
+def _check_finite(
+    finite: list[torch.Tensor], pairs: list[tuple[int, int]], dc: bool, offset: int = 0, steps: int | None = None
+) -> None:
     """Raise for the first step whose state became NaN/Inf.
 
-    ``finite[i]`` holds (state finite, network output finite) of step i as a device tensor, so the sampler never waits
-    for the device inside its loop; this reads them once, after the last step.
+    ``finite[i]`` holds (state finite, network output finite) of step i as a device tensor. On an accelerator the
+    sampler reads them once, after the last step, so it never waits for the device inside its loop (then the steps
+    after a failure still run); on the CPU, or when a callback follows the chain, it reads them after every step and
+    stops at the first failure.
+
+    Args:
+        finite: the flags of the steps to check.
+        pairs: their (t, t_prev).
+        dc: whether data consistency ran after each step (names the culprit).
+        offset: the index of the first of these steps in the chain.
+        steps: the chain's number of steps (default: ``len(pairs)``).
     """
     flags = torch.stack(finite).cpu()
     if bool(flags[:, 0].all()):
         return
     i = int(torch.nonzero(~flags[:, 0])[0])
-    (t, t_prev), steps = pairs[i], len(pairs)
-    where = f"at step {i + 1} of {steps} (t = {t} -> {t_prev})"
+    (t, t_prev), steps = pairs[i], len(pairs) if steps is None else steps
+    where = f"at step {offset + i + 1} of {steps} (t = {t} -> {t_prev})"
     if not bool(flags[i, 1]):
         raise NonFiniteSampleError(
             f"the network's output is NaN/Inf {where}; check the weights (a diverged or corrupt checkpoint), the "
@@ -317,14 +328,18 @@ class D3GMInferer(Inferer):
         t_batch = torch.empty(mu.shape[0], dtype=torch.long, device=mu.device)
         show = self.progress if verbose is None else verbose
         iterator = tqdm(pairs, desc="D3GM sampling", leave=False) if show and has_tqdm else pairs
-        finite = []
+        finite: list[torch.Tensor] = []
+        check_each_step = callback is not None or mu.device.type == "cpu"  # no device to wait for, or a callback syncs
         for i, (t, t_prev) in enumerate(iterator):
             model_output = network(network_input(sample, mu), t_batch.fill_(t), **network_kwargs)
             sample, x0 = scheduler.step(model_output, t, sample, mu, generator, prev_timestep=t_prev, sampler=sampler)
             if dc is not None:
                 sample = dc(sample, t_prev, float(scheduler.marginal_stds[t_prev]))
             finite.append(torch.stack((torch.isfinite(sample).all(), torch.isfinite(model_output).all())))
+            if check_each_step:
+                _check_finite(finite[-1:], pairs[i : i + 1], dc is not None, offset=i, steps=len(pairs))
             if callback is not None:
                 callback({"i": i, "t": t, "t_prev": t_prev, "sample": sample, "pred_original_sample": x0})
-        _check_finite(finite, pairs, dc is not None)
+        if not check_each_step:
+            _check_finite(finite, pairs, dc is not None)
         return sample

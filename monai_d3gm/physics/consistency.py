@@ -168,6 +168,24 @@ class KspaceDataConsistency:
             )
         return sample if sample.dtype in (torch.float32, torch.float64) else sample.float()
 
+    def check_timestep(self, timestep: int | torch.Tensor, like: torch.Tensor) -> None:
+        """The step reached: one integer >= 0, or one per sample (an integer tensor)."""
+        name = type(self).__name__
+        if isinstance(timestep, torch.Tensor) and timestep.ndim > 0:
+            ok = not (timestep.is_complex() or timestep.is_floating_point()) and bool((timestep >= 0).all())
+            if not ok or timestep.numel() not in (1, like.shape[0]):
+                raise MRIInputError(
+                    f"{name}: timestep must be one integer step or one per sample ({like.shape[0]}), got "
+                    f"{timestep.dtype} of shape {tuple(timestep.shape)}."
+                )
+            return
+        try:
+            whole = not isinstance(timestep, (bool, str, bytes)) and bool(int(timestep) == timestep) and timestep >= 0
+        except (TypeError, ValueError, OverflowError, RuntimeError):
+            whole = False
+        if not whole:
+            raise MRIInputError(f"{name}: timestep must be an integer step >= 0, got {timestep!r}.")
+
     def noise_level(self, noise_std: NoiseLevel, like: torch.Tensor) -> NoiseLevel:
         """Check the noise level a call was given: a finite number >= 0, or one per sample.
 
@@ -230,7 +248,7 @@ class SoftDataConsistency(KspaceDataConsistency):
         weight: w in [0, 1].
         generator: random generator of the replacement noise.
         phase: optional unit-modulus phase map P, complex (H, W) or (B, H, W), of a single-coil acquisition whose
-            image is ``P x`` (:class:`~.transforms.EstimateCoilMaps` for one coil): the sample x is the image with
+            image is ``P x`` (the reconstruction's ``EstimateCoilMaps`` for one coil): the sample x is the image with
             that phase removed, and the replacement acts on F(P x). Since |P| = 1 this is as exact as without it.
     """
 
@@ -239,6 +257,7 @@ class SoftDataConsistency(KspaceDataConsistency):
         kspace: torch.Tensor | np.ndarray,
         mask: torch.Tensor | np.ndarray,
         weight: float = 0.9,
+        *,
         generator: NoiseSource = None,
         phase: torch.Tensor | np.ndarray | None = None,
     ) -> None:
@@ -260,6 +279,7 @@ class SoftDataConsistency(KspaceDataConsistency):
         """Apply data consistency to x_t (real (B, 2, H, W)) at step ``timestep``, whose noise level is
         ``noise_std``; returns the same shape."""
         x = self._check_sample(sample)
+        self.check_timestep(timestep, x)
         std = self.noise_level(noise_std, x)
         if self.weight == 0.0:
             return sample
@@ -316,6 +336,7 @@ class HardDataConsistency(SoftDataConsistency):
         self,
         kspace: torch.Tensor | np.ndarray,
         mask: torch.Tensor | np.ndarray,
+        *,
         generator: NoiseSource = None,
         phase: torch.Tensor | np.ndarray | None = None,
     ) -> None:
@@ -350,6 +371,7 @@ class SenseDataConsistency(KspaceDataConsistency):
         maps: torch.Tensor | np.ndarray | None,
         iterations: int = 5,
         lam: float = 1.0,
+        *,
         generator: NoiseSource = None,
     ) -> None:
         super().__init__(kspace, mask, generator, multicoil=True)
@@ -391,6 +413,7 @@ class SenseDataConsistency(KspaceDataConsistency):
         """Apply data consistency to x_t (real (B, 2, H, W)) at step ``timestep``, whose noise level is
         ``noise_std``; returns the same shape."""
         x = channels_to_complex(self._check_sample(sample))[:, 0]
+        self.check_timestep(timestep, x)
         std = self.noise_level(noise_std, x)
         self._to(sample.device)
         op, lam = self.operator, self.lam

@@ -2,7 +2,7 @@
 # Licensed under the Apache License, Version 2.0
 """Centred orthonormal 2-D FFTs (fastMRI convention) and the complex <-> real-channel conversions.
 
-Conventions used throughout :mod:`monai_d3gm.apps.reconstruction`:
+Conventions used throughout :mod:`monai_d3gm.physics` and the MRI tasks:
 
 * images and k-space are complex tensors (complex64) whose last two dimensions are (H, W);
 * k-space is *centred*: the DC sample of an (H, W) array sits at index (H // 2, W // 2) (as in fastMRI, BART and

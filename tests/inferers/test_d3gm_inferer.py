@@ -124,6 +124,14 @@ def test_non_finite_states_stop_with_the_step_and_a_hint():
 
     with pytest.raises(NonFiniteSampleError, match=r"network's output is NaN/Inf at step 3 of 5 .*checkpoint"):
         inferer.sample(mu, diverging, num_inference_steps=5, sampler="ode")
+    assert calls["n"] == 3  # on the CPU the chain stops at the failing step
+    # on an accelerator the flags are read once after the loop: the same first failure is reported
+    from monai_d3gm.inferers.d3gm_inferer import _check_finite
+
+    flags = [torch.tensor([True, True])] * 2 + [torch.tensor([False, False])] + [torch.tensor([False, True])] * 2
+    pairs = [(100, 75), (75, 50), (50, 26), (26, 1), (1, 0)]
+    with pytest.raises(NonFiniteSampleError, match=r"network's output is NaN/Inf at step 3 of 5 \(t = 50 -> 26\)"):
+        _check_finite(flags, pairs, dc=False)
 
     def bad_dc(x, t, noise_std):
         return x * float("inf")

@@ -504,6 +504,8 @@ def test_regression_data_consistency():
     _raises(lambda: SenseDataConsistency(kspace[:, None], mask, maps), "NaN or Inf")
     dc = HardDataConsistency(kspace, mask)
     sample = complex_to_channels(_randc((1, 1, 8, 8), rng))
+    _raises(lambda: dc(sample, "3"), "timestep must be an integer")
+    _raises(lambda: dc(sample, torch.tensor([1, 2, 3])), "one per sample")
     _raises(lambda: dc(sample, 3, "0.1"), "noise_std must be a real number")
     _raises(lambda: dc(sample, 3, -0.1), "noise_std must be >= 0")
     _raises(lambda: dc(sample, 3, torch.tensor([0.1, 0.2, 0.3])), "one per sample")

@@ -124,14 +124,15 @@ class D3GMReconstructor(PosteriorRestorer):
         seed: seed of the sampler's noise.
         calib_width: ESPIRiT calibration width for multi-coil data.
         sense_lam: λ of the multi-coil (SENSE) data consistency, the proximal weight of the network's image against
-            the measurements (:class:`.data_consistency.SenseDataConsistency`; smaller trusts the data more).
+            the measurements (:class:`~monai_d3gm.physics.consistency.SenseDataConsistency`; smaller trusts the data
+            more).
         sense_iterations: its conjugate-gradient iterations per step.
-        coil_combination: how a multi-coil result becomes one image. "sense": the coil-combined image of the
-            sampler, zero outside the coil maps' support. "rss": the root sum of squares of its coil images with each
-            coil's measured samples put back (:func:`.sense.consistent_coil_rss`), combined as a scanner combines
-            coils and as fastMRI's references are: the background keeps the acquired share of the measured noise
-            (and the residual of the fit there) instead of zeros. The complex result then has that magnitude and the
-            coil-combined image's phase (phase 0 outside the support), "zero_filled" is the RSS of the zero-filled
+        coil_combination: how a multi-coil result becomes one image. "sense": the coil-combined image of the sampler,
+            zero outside the coil maps' support. "rss": the root sum of squares of its coil images with each coil's
+            measured samples put back (:func:`~monai_d3gm.physics.sense.consistent_coil_rss`), combined as a scanner
+            combines coils and as fastMRI's references are: the background keeps the acquired share of the measured
+            noise (and the residual of the fit there) instead of zeros. The complex result then has that magnitude and
+            the coil-combined image's phase (phase 0 outside the support), "zero_filled" is the RSS of the zero-filled
             coil images, and several samples average their RSS images. Putting the measurements back is data
             consistency, so ``data_consistency="none"`` keeps the SENSE combination. Single-coil data ignores it.
         mu_iterations: how μ is built from multi-coil k-space: 0, the SENSE adjoint (the paper's μ); n > 0, n CG-SENSE

@@ -16,7 +16,7 @@ from ...metrics import magnitude_metrics, real_slice
 from ...physics.consistency import LowpassConsistency
 from ...physics.resolution import bicubic_upsample, crop_to_multiple, sinc_upsample
 from ..restorer import PosteriorRestorer
-from .transforms import SimulateLowResolution
+from .transforms.array import low_resolution
 
 __all__ = ["D3GMSuperResolver", "PreparedLowResolution", "SIMULATE_MODES", "DC_MODES"]
 
@@ -92,9 +92,9 @@ class D3GMSuperResolver(PosteriorRestorer):
             raise MRIInputError(f"simulate must be one of {SIMULATE_MODES}, got {simulate!r}.")
         if data_consistency not in DC_MODES:
             raise MRIInputError(f"data_consistency must be one of {DC_MODES}, got {data_consistency!r}.")
+        super().__init__(network, inferer, num_inference_steps, sampler, num_samples, seed, device)
         if int(scale) != scale or scale < 2:
             raise MRIInputError(f"scale must be an integer >= 2, got {scale!r}.")
-        super().__init__(network, inferer, num_inference_steps, sampler, num_samples, seed, device)
         self.scale = int(scale)
         self.simulate = simulate
         self.sigma = sigma
@@ -127,7 +127,7 @@ class D3GMSuperResolver(PosteriorRestorer):
                     f"the image {tuple(image.shape)} is too small to simulate a x{self.scale} LR image."
                 )
             reference = crop_to_multiple(image, self.scale)
-            lr = SimulateLowResolution(self.scale, simulate, self.sigma).low_resolution(reference)  # as in training
+            lr = low_resolution(reference, self.scale, simulate, self.sigma)  # as SimulateLowResolution in training
         mu = sinc_upsample(lr, self.scale)
         norm = float(np.percentile(mu.numpy(), NORMALISE_PERCENTILE))
         if not np.isfinite(norm) or norm <= 0:

@@ -35,7 +35,7 @@ from .sde import (
     tied_diffusion_sq,
 )
 
-__all__ = ["D3GMScheduler", "D3GMSampler", "D3GMPredictionType", "mean_reverting_tables"]
+__all__ = ["D3GMScheduler"]
 
 
 @NoiseSchedules.add_def("mean_reverting", "Residual VP view of a mean-reverting SDE: ᾱ_i = exp(-2 θ̄_i), i = 0..T")
@@ -196,8 +196,9 @@ class D3GMScheduler(Scheduler):
             timesteps: integer steps in [0, T], shape (B,).
         """
         self._check_pair(noise, mu, "noise")
+        t = self._check_timesteps(timesteps)
         self._check_pair(original_samples, mu, "original_samples")
-        return self.sde.add_noise(original_samples, mu, noise, self._check_timesteps(timesteps))
+        return self.sde.add_noise(original_samples, mu, noise, t)
 
     def prior_sample(self, mu: torch.Tensor, generator: NoiseSource = None) -> torch.Tensor:
         """The start of the reverse process, x_T = μ + τλ z (the stationary law of the SDE)."""

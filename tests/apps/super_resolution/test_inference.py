@@ -151,3 +151,16 @@ def test_training_and_inference_build_the_same_mu(degradation):
     prepared = resolver.prepare({"image": image.numpy(), "simulate": degradation})
     torch.testing.assert_close(prepared.reference, train["target"][0], rtol=0, atol=0)
     torch.testing.assert_close(prepared.mu * prepared.norm, train["mu"][0], rtol=1e-6, atol=1e-6)
+
+
+def test_kspace_simulation_does_not_use_sigma():
+    """sigma is the blur's; a k-space truncation neither needs nor checks it."""
+    from monai_d3gm.apps.super_resolution import D3GMSuperResolver
+    from monai_d3gm.inferers import D3GMInferer
+    from monai_d3gm.networks.schedulers import D3GMScheduler
+
+    resolver = D3GMSuperResolver(torch.nn.Identity(), D3GMInferer(D3GMScheduler()), scale=4, sigma=None)
+    image = np.random.default_rng(0).random((32, 32)) + 0.1
+    assert resolver.prepare({"image": image, "simulate": "kspace"}).lr.shape == (8, 8)
+    with pytest.raises(MRIInputError, match="num_samples must be >= 1"):  # checked before the scale, as it was
+        D3GMSuperResolver(torch.nn.Identity(), D3GMInferer(D3GMScheduler()), scale=1, num_samples=0)

@@ -21,9 +21,19 @@ from ....physics.resolution import (
     sinc_upsample,
 )
 
-__all__ = ["SimulateLowResolution", "DEGRADATIONS"]
+__all__ = ["SimulateLowResolution", "DEGRADATIONS", "low_resolution"]
 
 DEGRADATIONS = ("kspace", "blur")
+
+
+def low_resolution(target: torch.Tensor, scale: int, degradation: str, sigma: float) -> torch.Tensor:
+    """The LR image (H / scale, W / scale) of an HR ``target`` whose sides are multiples of ``scale``: its central
+    k-space ("kspace"), or its Gaussian blur of ``sigma`` HR pixels averaged over scale x scale areas ("blur").
+    Training (:class:`SimulateLowResolution`) and inference
+    (:meth:`~monai_d3gm.apps.super_resolution.restore.D3GMSuperResolver.prepare`) both degrade with it."""
+    if degradation == "kspace":
+        return kspace_downsample(target, scale)
+    return blur_downsample(target, scale, sigma)
 
 
 class SimulateLowResolution(Randomizable, Transform):
@@ -58,14 +68,6 @@ class SimulateLowResolution(Randomizable, Transform):
     def randomize(self, data=None) -> None:
         self._sigma = float(self.R.uniform(*self.sigma_range))
 
-    def low_resolution(self, target: torch.Tensor) -> torch.Tensor:
-        """The LR image (H / scale, W / scale) of an HR ``target`` whose sides are multiples of ``scale``: its central
-        k-space, or its blur (the current sigma) averaged over scale x scale areas. Training (this transform) and
-        inference (:meth:`~monai_d3gm.apps.super_resolution.restore.D3GMSuperResolver.prepare`) both degrade with it."""
-        if self.degradation == "kspace":
-            return kspace_downsample(target, self.scale)
-        return blur_downsample(target, self.scale, self._sigma)
-
     def __call__(self, image, randomize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """
         Args:
@@ -88,7 +90,7 @@ class SimulateLowResolution(Randomizable, Transform):
         target = crop_to_multiple(img.float(), self.scale)
         if randomize:
             self.randomize()
-        lr = self.low_resolution(target)
+        lr = low_resolution(target, self.scale, self.degradation, self._sigma)
         mu = sinc_upsample(lr, self.scale)[None].float() if torch.isfinite(lr).all() else lr
         if not torch.isfinite(mu).all():  # the resampling overshoots float32's maximum near sharp edges
             raise D3GMInputError(
