@@ -22,39 +22,33 @@ tqdm, has_tqdm = optional_import("tqdm", name="tqdm")
 __all__ = ["D3GMInferer", "NonFiniteSampleError", "chain_state", "network_input"]
 
 
-def _check_finite(
-    finite: list[torch.Tensor], pairs: list[tuple[int, int]], dc: bool, offset: int = 0, steps: int | None = None
-) -> None:
-    """Raise for the first step whose state became NaN/Inf.
+def _non_finite(step: int, steps: int, pair: tuple[int, int], output_finite: bool, dc: bool) -> NonFiniteSampleError:
+    """The error for a state that became NaN/Inf at ``step`` (0-based), naming what produced it."""
+    where = f"at step {step + 1} of {steps} (t = {pair[0]} -> {pair[1]})"
+    if not output_finite:
+        return NonFiniteSampleError(
+            f"the network's output is NaN/Inf {where}; check the weights (a diverged or corrupt checkpoint), the "
+            "input's scale (normalise it as the training data was) and, on GPU, try float32 instead of half precision."
+        )
+    culprit = "the data-consistency step" if dc else "the scheduler step"
+    return NonFiniteSampleError(
+        f"the sample became NaN/Inf in {culprit} {where} although the network's output is finite; check the "
+        "measured data (k-space, mask) for extreme values, or use fewer steps / the 'posterior' sampler."
+    )
 
-    ``finite[i]`` holds (state finite, network output finite) of step i as a device tensor. On an accelerator the
-    sampler reads them once, after the last step, so it never waits for the device inside its loop (then the steps
-    after a failure still run); on the CPU, or when a callback follows the chain, it reads them after every step and
-    stops at the first failure.
 
-    Args:
-        finite: the flags of the steps to check.
-        pairs: their (t, t_prev).
-        dc: whether data consistency ran after each step (names the culprit).
-        offset: the index of the first of these steps in the chain.
-        steps: the chain's number of steps (default: ``len(pairs)``).
+def _check_finite(finite: list[torch.Tensor], pairs: list[tuple[int, int]], dc: bool) -> None:
+    """Raise for the first step whose state became NaN/Inf, from flags read once after the loop.
+
+    ``finite[i]`` holds (state finite, network output finite) of step i as a device tensor, so that on an accelerator
+    the sampler never waits for the device inside its loop (the steps after a failure then still run). On the CPU, or
+    when a callback follows the chain, the sampler checks each step as it goes instead and stops at the first failure.
     """
     flags = torch.stack(finite).cpu()
     if bool(flags[:, 0].all()):
         return
     i = int(torch.nonzero(~flags[:, 0])[0])
-    (t, t_prev), steps = pairs[i], len(pairs) if steps is None else steps
-    where = f"at step {offset + i + 1} of {steps} (t = {t} -> {t_prev})"
-    if not bool(flags[i, 1]):
-        raise NonFiniteSampleError(
-            f"the network's output is NaN/Inf {where}; check the weights (a diverged or corrupt checkpoint), the "
-            "input's scale (normalise it as the training data was) and, on GPU, try float32 instead of half precision."
-        )
-    culprit = "the data-consistency step" if dc else "the scheduler step"
-    raise NonFiniteSampleError(
-        f"the sample became NaN/Inf in {culprit} {where} although the network's output is finite; check the "
-        "measured data (k-space, mask) for extreme values, or use fewer steps / the 'posterior' sampler."
-    )
+    raise _non_finite(i, len(pairs), pairs[i], bool(flags[i, 1]), dc)
 
 
 def _check_restoration_input(mu: torch.Tensor, network: Callable[..., torch.Tensor]) -> None:
@@ -335,9 +329,13 @@ class D3GMInferer(Inferer):
             sample, x0 = scheduler.step(model_output, t, sample, mu, generator, prev_timestep=t_prev, sampler=sampler)
             if dc is not None:
                 sample = dc(sample, t_prev, float(scheduler.marginal_stds[t_prev]))
-            finite.append(torch.stack((torch.isfinite(sample).all(), torch.isfinite(model_output).all())))
             if check_each_step:
-                _check_finite(finite[-1:], pairs[i : i + 1], dc is not None, offset=i, steps=len(pairs))
+                if not bool(torch.isfinite(sample).all()):
+                    raise _non_finite(
+                        i, len(pairs), (t, t_prev), bool(torch.isfinite(model_output).all()), dc is not None
+                    )
+            else:
+                finite.append(torch.stack((torch.isfinite(sample).all(), torch.isfinite(model_output).all())))
             if callback is not None:
                 callback({"i": i, "t": t, "t_prev": t_prev, "sample": sample, "pred_original_sample": x0})
         if not check_each_step:
