@@ -113,8 +113,15 @@ class KspaceNpyReader(KspaceReader):
     formats = ("npy",)
 
 
-_READER_OF = {"fastmri": "FastMRIReader", "ismrmrd": "ISMRMRDReader", "bart": "BartReader", "npy": "KspaceNpyReader"}
-_READER_OF.update(nifti="MONAI's NibabelReader", dicom="MONAI's PydicomReader")
+#: the reader to name when a file of another format is given
+_READER_OF = {
+    "fastmri": "FastMRIReader",
+    "ismrmrd": "ISMRMRDReader",
+    "bart": "BartReader",
+    "npy": "KspaceNpyReader",
+    "nifti": "MONAI's NibabelReader",
+    "dicom": "MONAI's PydicomReader",
+}
 
 
 def _kspace_and_meta(volume: MRIVolume) -> tuple[np.ndarray, dict[str, Any]]:
