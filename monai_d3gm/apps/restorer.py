@@ -10,11 +10,23 @@ from typing import Any
 import torch
 
 from ..errors import D3GMInputError
-from ..inferers import D3GMInferer
+from ..inferers import D3GMInferer, PosteriorInferer
 from ..noise import NoiseSource
 from ..physics.consistency import DataConsistency
 
 __all__ = ["PosteriorRestorer"]
+
+
+def _delegated(name: str, doc: str) -> property:
+    """A setting the restorer keeps in its :class:`~monai_d3gm.inferers.PosteriorInferer` (settable)."""
+
+    def get(self: PosteriorRestorer) -> Any:
+        return getattr(self.posterior, name)
+
+    def set(self: PosteriorRestorer, value: Any) -> None:
+        setattr(self.posterior, name, value)
+
+    return property(get, set, doc=doc)
 
 
 class PosteriorRestorer:
@@ -31,6 +43,8 @@ class PosteriorRestorer:
         num_samples: posterior samples drawn, >= 1.
         seed: seed of the sampler's noise (the same input and seed give the same output).
         device: where the network runs.
+        tiling: restore tile by tile (see :class:`~monai_d3gm.inferers.PosteriorInferer`).
+        clip: clamp each sample to ``(low, high)``.
     """
 
     #: the documented error a task raises on bad settings
@@ -45,16 +59,18 @@ class PosteriorRestorer:
         num_samples: int = 1,
         seed: int = 0,
         device: str | torch.device = "cpu",
+        tiling: Callable[[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]], torch.Tensor] | None = None,
+        clip: tuple[float, float] | None = None,
     ) -> None:
-        if num_samples < 1:
-            raise self.error(f"num_samples must be >= 1, got {num_samples}.")
         self.network = network
         self.inferer = inferer
-        self.num_inference_steps = num_inference_steps
-        self.sampler = sampler
-        self.num_samples = num_samples
+        self.posterior = PosteriorInferer(inferer, num_inference_steps, sampler, num_samples, tiling, clip, self.error)
         self.seed = seed
         self.device = torch.device(device)
+
+    num_inference_steps = _delegated("num_inference_steps", "network evaluations per sample.")
+    sampler = _delegated("sampler", "the sampler's name.")
+    num_samples = _delegated("num_samples", "posterior samples drawn.")
 
     def sample(
         self,
@@ -72,15 +88,7 @@ class PosteriorRestorer:
             kwargs: further arguments of :meth:`~monai_d3gm.inferers.D3GMInferer.sample` (``verbose``, ``callback``).
         """
         self.network.eval()
-        return self.inferer.sample(
-            mu,
-            self.network,
-            num_inference_steps=self.num_inference_steps,
-            sampler=self.sampler,
-            generator=generator,
-            data_consistency=data_consistency,
-            **kwargs,
-        )
+        return self.posterior.sample(mu, self.network, generator, data_consistency, **kwargs)
 
     def posterior_samples(
         self,
@@ -91,17 +99,13 @@ class PosteriorRestorer:
         **kwargs: Any,
     ) -> torch.Tensor:
         """``num_samples`` samples of ``mu``, drawn one after the other from ``generator``, stacked on a new axis 1:
-        (B, num_samples, ...).
+        (B, num_samples, ...) (:class:`~monai_d3gm.inferers.PosteriorInferer`, the evaluator's inferer).
 
         Args:
             mu: the degraded image (B, C, *spatial).
             generator: the sampler's noise.
             data_consistency: applied after every step.
-            transform: applied to each sample before stacking (e.g. to the task's image layout, on the CPU).
+            transform: applied to each sample before stacking (default: to the CPU).
             kwargs: further arguments of :meth:`sample`.
         """
-        samples = []
-        for _ in range(self.num_samples):
-            out = self.sample(mu, generator, data_consistency, **kwargs)
-            samples.append(out if transform is None else transform(out))
-        return torch.stack(samples, 1)
+        return self.posterior(mu, self.network, generator, data_consistency, transform, **kwargs)

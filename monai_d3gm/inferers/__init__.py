@@ -4,3 +4,4 @@
 from __future__ import annotations
 
 from .d3gm_inferer import D3GMInferer, NonFiniteSampleError, chain_state, network_input
+from .posterior import PosteriorInferer

@@ -44,14 +44,10 @@ class D3GMImageRestorer(PosteriorRestorer):
         seed: int = 0,
         device: str | torch.device = "cpu",
     ) -> None:
-        super().__init__(network, inferer, num_inference_steps, sampler, num_samples, seed, device)
         self.tiling = tiling or TiledRestoration()
-
-    def _restore_tile(self, generator: torch.Generator):
-        def restore(tile: torch.Tensor) -> torch.Tensor:
-            return self.sample(tile.to(self.device), generator, verbose=False).clamp(0.0, 1.0).to(tile.device)
-
-        return restore
+        super().__init__(
+            network, inferer, num_inference_steps, sampler, num_samples, seed, device, self.tiling, clip=(0.0, 1.0)
+        )
 
     @torch.no_grad()
     def __call__(self, image: Any) -> dict[str, Any]:
@@ -73,9 +69,7 @@ class D3GMImageRestorer(PosteriorRestorer):
         if float(mu.min()) < 0 or float(mu.max()) > 1:
             raise ImageInputError(f"image values must lie in [0, 1], got [{float(mu.min())}, {float(mu.max())}].")
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
-        restore = self._restore_tile(generator)
-        samples = [self.tiling(mu[None], restore)[0] for _ in range(self.num_samples)]
-        stack = torch.stack(samples)
+        stack = self.posterior_samples(mu[None], generator, verbose=False)[0]
         return {
             "output": stack.mean(0).numpy(),
             "std": stack.std(0).numpy() if self.num_samples > 1 else None,
