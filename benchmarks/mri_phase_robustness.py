@@ -21,7 +21,7 @@ from mri_reconstruction import BUNDLE, PROTOCOLS, SHARED, SPLIT, bundle_dc, load
 
 from monai_d3gm.apps.reconstruction.dataset import split_volumes, volume_slices
 from monai_d3gm.apps.reconstruction.reconstruct import D3GMReconstructor
-from monai_d3gm.apps.reconstruction.transforms import EstimateCoilMaps
+from monai_d3gm.apps.reconstruction.transforms import CoilMapsd, EstimateCoilMaps
 from monai_d3gm.apps.reconstruction.validation import simulated_kspace
 from monai_d3gm.physics.fft import ifft2c
 from monai_d3gm.physics.masks import CartesianMask
@@ -42,7 +42,7 @@ def main() -> None:
     for mode, absorb in modes.items():
         rec = D3GMReconstructor(network, inferer, mask=None, data_consistency="hard", num_inference_steps=3,
                                 sampler="posterior", seed=0, **bundle_dc())  # fmt: skip
-        rec.coil_maps = EstimateCoilMaps(absorb_phase=absorb)
+        next(t for t in rec.preprocessing if isinstance(t, CoilMapsd)).estimate = EstimateCoilMaps(absorb_phase=absorb)
         reconstructors[mode] = rec
     gains: dict[tuple[str, int], list[float]] = {}
     for volume in (v for v in split_volumes(SPLIT, "benchmark", SHARED) if v["person"] in PERSONS):

@@ -11,7 +11,7 @@ import torch
 
 from .errors import MRIInputError
 
-__all__ = ["magnitude_metrics", "real_slice"]
+__all__ = ["average_metrics", "magnitude_metrics", "mean_metrics", "real_slice"]
 
 
 def magnitude_metrics(image: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
@@ -44,3 +44,24 @@ def real_slice(image: Any, where: str) -> torch.Tensor:
     if not np.isfinite(array).all():
         raise MRIInputError(f"{where}: the image contains NaN or Inf values (or values beyond float32's range).")
     return torch.from_numpy(array)
+
+
+def average_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean PSNR/SSIM per method of ``[{method: {"psnr", "ssim"}}, ...]``, skipping empty rows (no reference)."""
+    rows = [m for m in rows if m]
+    if not rows:
+        return {}
+    return {m: {q: float(np.mean([r[m][q] for r in rows])) for q in ("psnr", "ssim")} for m in rows[0]}
+
+
+def mean_metrics(cases: dict[str, Any]) -> dict[str, Any]:
+    """Mean PSNR/SSIM per method and mean seconds over the case records (``{"metrics", "seconds"}``) that have a
+    reference."""
+    with_ref = [r for r in cases.values() if r["metrics"]]
+    if not with_ref:
+        return {}
+    return {
+        "metrics": average_metrics([r["metrics"] for r in with_ref]),
+        "seconds": float(np.mean([r["seconds"] for r in cases.values()])),
+        "num_cases": len(with_ref),
+    }

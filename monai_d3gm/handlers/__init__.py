@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from .case_report import CaseReport
 from .checkpoint_saver import AtomicCheckpointSaver, atomic_save, export_state_dict
 from .loss_logger import LossLogger
 from .lr_schedule import IterationLrSchedule

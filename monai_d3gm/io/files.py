@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 from ..errors import MRIInputError
 from ..utils import atomic_path
 
-__all__ = ["atomic_file"]
+__all__ = ["atomic_file", "write_json"]
 
 
 @contextlib.contextmanager
@@ -25,3 +26,10 @@ def atomic_file(path: str | os.PathLike, suffix: str = "") -> Iterator[str]:
         )
     with atomic_path(path, suffix) as tmp:
         yield tmp
+
+
+def write_json(path: str | os.PathLike, payload: dict) -> None:
+    """Write ``payload`` as indented JSON, atomically."""
+    with atomic_path(path, suffix=".json") as tmp:
+        with open(tmp, "w") as f:
+            json.dump(payload, f, indent=2)

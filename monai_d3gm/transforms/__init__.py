@@ -1,9 +1,11 @@
 # Copyright (c) monai-d3gm contributors
 # Licensed under the Apache License, Version 2.0
-"""What every task's transforms share; the transforms themselves live with their task (``apps/*/transforms``)."""
+"""What every task's transforms share (checked keys, the comparison figure); the physics transforms live with their
+task (``apps/*/transforms``)."""
 
 from __future__ import annotations
 
-from .utils import checked_copy, init_keys
+from .figures import SaveComparisond, metrics_title
+from .utils import checked_copy, init_keys, run_chain
 
-__all__ = ["checked_copy", "init_keys"]
+__all__ = ["SaveComparisond", "checked_copy", "init_keys", "metrics_title", "run_chain"]

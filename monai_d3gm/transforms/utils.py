@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 
 from monai.config import KeysCollection
@@ -12,7 +12,7 @@ from monai.transforms import MapTransform
 
 from ..errors import D3GMInputError, MRIInputError
 
-__all__ = ["checked_copy", "init_keys"]
+__all__ = ["checked_copy", "init_keys", "run_chain"]
 
 
 def init_keys(
@@ -77,3 +77,12 @@ def checked_copy(
             f"add it or fix the key name{skip}."
         )
     return dict(data)
+
+
+def run_chain(transforms: Iterable[Callable[[Any], Any]], data: Any) -> Any:
+    """Apply ``transforms`` in turn, as MONAI's ``Compose`` does, but let their errors reach the caller as they are
+    (``Compose`` wraps each in ``RuntimeError("applying transform ...")``): the Python API raises the documented
+    error itself."""
+    for transform in transforms:
+        data = transform(data)
+    return data

@@ -4,41 +4,34 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from ...errors import MRIInputError
 from ...inferers import D3GMInferer
-from ...metrics import magnitude_metrics, real_slice
+from ...metrics import magnitude_metrics
 from ...noise import ItemNoise, NoiseSource
 from ...physics.consistency import HardDataConsistency, SenseDataConsistency, SoftDataConsistency
 from ...physics.fft import channels_to_complex, complex_to_channels, ifft2c
-from ...physics.sense import consistent_coil_rss, root_sum_of_squares, sampling_mask_of
+from ...physics.sense import consistent_coil_rss, root_sum_of_squares
+from ...transforms.utils import run_chain
 from ..restorer import PosteriorRestorer
-from .transforms import (
-    AbsorbBackgroundPhase,
-    EstimateCoilMaps,
-    NormalizeByMax,
-    SenseAdjoint,
-    SimulateKspace,
-    UndersampleKspace,
-    as_kspace,
-)
+from .transforms import SenseAdjoint
+from .transforms.inference import phase_encoding_along_h, reconstruction_preprocessing
 
-__all__ = ["D3GMReconstructor", "PreparedSlice", "phase_encoding_along_h"]
+__all__ = [
+    "D3GMReconstructor",
+    "PreparedSlice",
+    "ReconstructionDataConsistency",
+    "phase_encoding_along_h",
+    "reconstruction_result",
+]
 
 DC_MODES = ("none", "hard", "soft", "sense")
 COIL_COMBINATIONS = ("sense", "rss")
-#: k-space with at least this fraction of its samples non-zero counts as fully sampled
-FULLY_SAMPLED = 0.9
-#: the smallest slice side reconstructed: the calibration region, the network's down-sampling and SSIM's 11-pixel
-#: window all need more than a handful of pixels
-MIN_SIDE = 8
 
 
 @dataclass
@@ -63,35 +56,17 @@ class PreparedSlice:
     reference: torch.Tensor | None
     transposed: bool = False
 
-
-def _check_not_all_zeros(data: torch.Tensor, case: dict[str, Any]) -> None:
-    """Refuse a slice that holds only zeros (a padding slice), naming it and the way around it."""
-    if not bool(data.any()):
-        index = case.get("slice_index")
-        raise MRIInputError(
-            f"{case.get('path', 'the case')}: {'slice ' + str(index) if index is not None else 'the input'} holds only "
-            "zeros (a padding slice?); choose a slice with data (slice_index), or reconstruct the whole volume "
-            "(whole_volume), which passes empty slices through as zeros."
-        )
-
-
-def phase_encoding_along_h(mask: torch.Tensor) -> bool:
-    """Whether a sampling mask is 1-D with whole rows (it varies along H only): phase encoding along H.
-
-    Masks of whole columns (phase encoding along W, the direction the network is trained on), 2-D masks (Poisson
-    disc, which have no phase-encoding line) and full sampling give False.
-    """
-    m = torch.as_tensor(mask).bool()
-    whole_rows = bool((m == m[:, :1]).all())
-    whole_columns = bool((m == m[:1, :]).all())
-    return whole_rows and not whole_columns
-
-
-def _check_slice_size(shape: Sequence[int], where: str) -> None:
-    if len(shape) < 2 or min(shape) < MIN_SIDE:
-        raise MRIInputError(
-            f"{where}: the slice is {tuple(shape)} pixels; reconstruction needs at least {MIN_SIDE}x{MIN_SIDE} "
-            "(is the input a thumbnail, or sliced along the wrong axis?)."
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> PreparedSlice:
+        """The prepared slice held in a preprocessed case's dictionary (keys named as the attributes)."""
+        return cls(
+            data["kspace"],
+            data["mask"],
+            data.get("maps"),
+            data["mu"],
+            float(data["scale"]),
+            data.get("reference"),
+            bool(data.get("transposed", False)),
         )
 
 
@@ -139,6 +114,10 @@ class D3GMReconstructor(PosteriorRestorer):
             iterations (:class:`.transforms.SenseAdjoint`). Must be what the network was trained with
             (``train.json``'s ``mu_iterations``). Single-coil μ is the same either way.
         device: where to run.
+        preprocessing: the transforms (or a ``Compose``) that turn a loaded case into the prepared slice; default
+            :func:`~.transforms.inference.reconstruction_preprocessing` of ``mask``, ``mask_seed``, ``calib_width``
+            and ``mu_iterations`` (the bundle passes the chain its ``inference.json`` spells out). They run one by
+            one, so a refused input raises its own error.
     """
 
     error = MRIInputError
@@ -160,6 +139,7 @@ class D3GMReconstructor(PosteriorRestorer):
         coil_combination: str = "sense",
         mu_iterations: int = 0,
         device: str | torch.device = "cpu",
+        preprocessing: Sequence[Callable] | None = None,
     ) -> None:
         if data_consistency not in DC_MODES:
             raise MRIInputError(f"data_consistency must be one of {DC_MODES}, got {data_consistency!r}.")
@@ -169,82 +149,19 @@ class D3GMReconstructor(PosteriorRestorer):
         self.mask = mask
         self.mask_seed = mask_seed
         self.data_consistency = data_consistency
-        self.coil_maps = EstimateCoilMaps(calib_width=calib_width)
-        self.sense_lam = sense_lam
-        self.sense_iterations = sense_iterations
         self.coil_combination = coil_combination
-        self.sense_image = SenseAdjoint(mu_iterations)
+        self.mu_iterations = mu_iterations
+        self.preprocessing = list(
+            reconstruction_preprocessing(mask, mask_seed, calib_width, mu_iterations)
+            if preprocessing is None
+            else getattr(preprocessing, "transforms", preprocessing)
+        )
+        self.consistency = ReconstructionDataConsistency(data_consistency, sense_lam, sense_iterations)
 
     def prepare(self, case: dict[str, Any]) -> PreparedSlice:
-        """k-space, mask, coil maps, μ (normalised) and the reference of a case, without sampling."""
-        reference = None
-        where = case.get("path", "the case")
-        if "kspace" in case:
-            full = as_kspace(case["kspace"], name=f"{where}: kspace")
-            _check_slice_size(full.shape[-2:], where)
-            _check_not_all_zeros(full, case)
-            acquired = case.get("mask")
-            sampled = float(sampling_mask_of(full).float().mean())
-            if self.mask is not None and acquired is None and sampled < FULLY_SAMPLED:
-                warnings.warn(
-                    f"{case.get('path', 'the k-space')}: only {sampled:.0%} of k-space is sampled, so the data is "
-                    "already undersampled; reconstructing from its acquired samples instead of applying the mask "
-                    "(set use_acquired_mask to silence this).",
-                    stacklevel=2,
-                )
-                acquired = sampling_mask_of(full).float()
-            if self.mask is not None and acquired is None:
-                kspace, mask = UndersampleKspace(self._fixed_mask)(full)
-                reference = root_sum_of_squares(ifft2c(full), dim=0)
-            else:
-                kspace, mask = UndersampleKspace(None)(full, mask=acquired)
-                if case.get("reference") is not None and tuple(np.shape(case["reference"])) == tuple(mask.shape):
-                    reference = torch.as_tensor(np.asarray(case["reference"]))
-        elif "image" in case:
-            if self.mask is None:
-                raise MRIInputError("an image-domain input needs a mask to simulate the undersampling; set mask.")
-            image = real_slice(case["image"], where)
-            _check_slice_size(image.shape[-2:], where)
-            _check_not_all_zeros(image, case)
-            full, _ = SimulateKspace(num_coils=1, phase="none")(image)
-            kspace, mask = UndersampleKspace(self._fixed_mask)(full)
-            reference = image
-        else:
-            raise MRIInputError(f"the case has neither 'kspace' nor 'image' (keys: {sorted(case)}).")
-        # coil maps, or one coil's phase map, carrying the background phase (as AbsorbBackgroundPhased in training)
-        given = case.get("maps")
-        maps = self.coil_maps(kspace) if given is None else AbsorbBackgroundPhase()(kspace, np.asarray(given))
-        # the network learned aliasing along W (phase encoding along W): data encoded along H is reconstructed
-        # transposed, and transposed back in the result
-        transposed = phase_encoding_along_h(mask)
-        if transposed:
-            kspace, mask = kspace.transpose(-2, -1), mask.transpose(-2, -1)
-            maps = None if maps is None else maps.transpose(-2, -1)
-        mu, scale = NormalizeByMax()(self.sense_image(kspace, maps, mask))
-        return PreparedSlice(kspace / scale, mask, maps, mu, scale, reference, transposed)
-
-    def _fixed_mask(self, shape: tuple[int, int], seed: int | None = None) -> torch.Tensor:
-        return self.mask(shape, seed=self.mask_seed)
-
-    def _dc(self, batch: list[PreparedSlice], noise: NoiseSource) -> Callable | None:
-        if self.data_consistency == "none":
-            return None
-        kspace = torch.stack([p.kspace for p in batch]).to(self.device)
-        mask = torch.stack([torch.as_tensor(p.mask) for p in batch]).to(self.device)
-        maps = None if batch[0].maps is None else torch.stack([p.maps for p in batch]).to(self.device)
-        if maps is not None and maps.shape[1] > 1:
-            return SenseDataConsistency(
-                kspace,
-                mask,
-                maps,
-                iterations=self.sense_iterations,
-                lam=self.sense_lam,
-                generator=noise,
-            )
-        phase = None if maps is None else maps[:, 0]  # one coil: its phase map
-        if self.data_consistency == "soft":
-            return SoftDataConsistency(kspace, mask, generator=noise, phase=phase)
-        return HardDataConsistency(kspace, mask, generator=noise, phase=phase)
+        """k-space, mask, coil maps, μ (normalised) and the reference of a case, without sampling: the
+        ``preprocessing`` chain (:mod:`.transforms.inference`)."""
+        return PreparedSlice.of(run_chain(self.preprocessing, case))
 
     @torch.no_grad()
     def __call__(self, case: dict[str, Any]) -> dict[str, Any]:
@@ -254,7 +171,8 @@ class D3GMReconstructor(PosteriorRestorer):
             a dictionary with "reconstruction" (complex (H, W), in the input's scale), "magnitude", "zero_filled"
             (the magnitude of the zero-filled, SENSE-adjoint image, or with ``coil_combination="rss"`` the RSS of the
             zero-filled coil images), "reference" (magnitude or None), "std" (magnitude of the samples' spread, or
-            None), "mask", and "metrics" ({"d3gm": {psnr, ssim}, "zero_filled": {...}} when a reference exists).
+            None), "mask", "acceleration" and "metrics" ({"d3gm": {psnr, ssim}, "zero_filled": {...}} when a
+            reference exists).
         """
         return self.reconstruct_batch([self.prepare(case)], seeds=[self.seed])[0]
 
@@ -284,48 +202,118 @@ class D3GMReconstructor(PosteriorRestorer):
             raise MRIInputError(f"slices restored in one batch must share one shape, got {sorted(shapes)}.")
         mu = complex_to_channels(torch.stack([p.mu for p in batch])[:, None]).to(self.device)
         noise = ItemNoise(seeds)
-        dc = self._dc(batch, noise)
-        stacks = self.posterior_samples(  # (B, num_samples, H, W)
-            mu, noise, dc, lambda out: channels_to_complex(out)[:, 0].cpu(), verbose=verbose, callback=callback
-        )
+        dc = self.consistency.stacked(batch, noise, self.device)
+        stacks = self.posterior_samples(mu, noise, dc, verbose=verbose, callback=callback)  # (B, N, 2, H, W)
         return [self._result(p, stack) for p, stack in zip(batch, stacks)]
 
     def _result(self, prepared: PreparedSlice, stack: torch.Tensor) -> dict[str, Any]:
-        maps = prepared.maps
-        zero_filled = prepared.mu.abs()
-        if maps is not None and maps.shape[0] == 1:
-            # one coil: the phase map goes back on, so the result is the image of the acquisition (F of it agrees
-            # with the measured k-space)
-            stack = stack * maps[0].to(stack.device)
-        elif maps is not None:
-            # pixels outside the coil maps' support (ESPIRiT's crop) do not enter the SENSE model: no measurement
-            # constrains them, so, as in SENSE, they are zero rather than whatever the network left there
-            stack = stack * (maps.abs().sum(0) > 0).to(stack.device)
-            if self.coil_combination == "rss" and self.data_consistency != "none":
-                # at the normalised scale (squares of k-space near 1e20 overflow float32), before the scale goes back
-                kspace = prepared.kspace.to(stack.device)
-                rss = consistent_coil_rss(stack, maps.to(stack.device), kspace, prepared.mask)
-                stack = torch.polar(rss, stack.angle())  # angle 0 where the SENSE image is 0
-                zero_filled = root_sum_of_squares(ifft2c(kspace), dim=0)  # the input, combined alike
-            elif self.sense_image.iterations:  # μ is the CG-SENSE image; the zero-filled image is the adjoint's
-                zero_filled = SenseAdjoint()(prepared.kspace, maps).abs()
-        stack = stack * prepared.scale
-        mu_abs, mask = zero_filled * prepared.scale, prepared.mask
-        if prepared.transposed:
-            stack, mu_abs, mask = stack.transpose(-2, -1), mu_abs.transpose(-2, -1), mask.transpose(-2, -1)
-        recon = stack.mean(0)
-        result = {
-            "reconstruction": recon,
-            "magnitude": recon.abs(),
-            "zero_filled": mu_abs,
-            "reference": None if prepared.reference is None else prepared.reference.abs().float(),
-            "std": stack.abs().std(0) if self.num_samples > 1 else None,
-            "mask": mask,
-            "metrics": {},
+        return reconstruction_result(
+            prepared, stack, self.coil_combination, self.data_consistency != "none", self.mu_iterations
+        )
+
+
+class ReconstructionDataConsistency:
+    """Builds a slice's data consistency from its prepared k-space, mask and coil maps.
+
+    Multi-coil data gets CG-SENSE (:class:`~monai_d3gm.physics.consistency.SenseDataConsistency`); one coil gets
+    k-space replacement ("hard") or its soft variant, with its phase map. Called as the evaluator's
+    :class:`~monai_d3gm.engines.RestorationPrepareBatch` factory, ``factory(case, generator, device)``.
+
+    Args:
+        mode: "none", "hard", "soft" or "sense" (multi-coil data always uses "sense" unless "none").
+        sense_lam: λ of the multi-coil data consistency (smaller trusts the data more).
+        sense_iterations: its conjugate-gradient iterations per step.
+    """
+
+    def __init__(self, mode: str = "hard", sense_lam: float = 1.0, sense_iterations: int = 5) -> None:
+        if mode not in DC_MODES:
+            raise MRIInputError(f"data_consistency must be one of {DC_MODES}, got {mode!r}.")
+        self.mode = mode
+        self.sense_lam = sense_lam
+        self.sense_iterations = sense_iterations
+
+    def build(
+        self, kspace: torch.Tensor, mask: torch.Tensor, maps: torch.Tensor | None, noise: NoiseSource
+    ) -> Callable | None:
+        """Data consistency of a batch: k-space (B, C, H, W), masks (B, H, W), maps (B, C, H, W) or None."""
+        if self.mode == "none":
+            return None
+        if maps is not None and maps.shape[1] > 1:
+            return SenseDataConsistency(
+                kspace, mask, maps, iterations=self.sense_iterations, lam=self.sense_lam, generator=noise
+            )
+        phase = None if maps is None else maps[:, 0]  # one coil: its phase map
+        if self.mode == "soft":
+            return SoftDataConsistency(kspace, mask, generator=noise, phase=phase)
+        return HardDataConsistency(kspace, mask, generator=noise, phase=phase)
+
+    def stacked(self, batch: Sequence[PreparedSlice], noise: NoiseSource, device: torch.device) -> Callable | None:
+        """Data consistency of prepared slices of one shape, on ``device``."""
+        kspace = torch.stack([p.kspace for p in batch]).to(device)
+        mask = torch.stack([torch.as_tensor(p.mask) for p in batch]).to(device)
+        maps = None if batch[0].maps is None else torch.stack([p.maps for p in batch]).to(device)
+        return self.build(kspace, mask, maps, noise)
+
+    def __call__(self, case: Mapping[str, Any], noise: NoiseSource, device: torch.device) -> Callable | None:
+        return self.stacked([PreparedSlice.of(case)], noise, device)
+
+
+def reconstruction_result(
+    prepared: PreparedSlice,
+    samples: torch.Tensor,
+    coil_combination: str = "sense",
+    consistent: bool = True,
+    mu_iterations: int = 0,
+) -> dict[str, Any]:
+    """A slice's reconstruction from its posterior samples, in the input's scale and orientation.
+
+    Args:
+        prepared: the slice.
+        samples: (N, 2, H, W) samples in the network's (real, imaginary) channels.
+        coil_combination: "sense" or "rss" (see :class:`D3GMReconstructor`).
+        consistent: whether data consistency ran (the RSS combination puts the measurements back only then).
+        mu_iterations: the iterations μ was built with (the zero-filled image is then the adjoint's).
+
+    Returns:
+        the dictionary :meth:`D3GMReconstructor.__call__` describes.
+    """
+    stack = channels_to_complex(samples)[:, 0]  # (N, H, W)
+    maps = prepared.maps
+    zero_filled = prepared.mu.abs()
+    if maps is not None and maps.shape[0] == 1:
+        # one coil: the phase map goes back on, so the result is the image of the acquisition (F of it agrees
+        # with the measured k-space)
+        stack = stack * maps[0].to(stack.device)
+    elif maps is not None:
+        # pixels outside the coil maps' support (ESPIRiT's crop) do not enter the SENSE model: no measurement
+        # constrains them, so, as in SENSE, they are zero rather than whatever the network left there
+        stack = stack * (maps.abs().sum(0) > 0).to(stack.device)
+        if coil_combination == "rss" and consistent:
+            # at the normalised scale (squares of k-space near 1e20 overflow float32), before the scale goes back
+            kspace = prepared.kspace.to(stack.device)
+            rss = consistent_coil_rss(stack, maps.to(stack.device), kspace, prepared.mask)
+            stack = torch.polar(rss, stack.angle())  # angle 0 where the SENSE image is 0
+            zero_filled = root_sum_of_squares(ifft2c(kspace), dim=0)  # the input, combined alike
+        elif mu_iterations:  # μ is the CG-SENSE image; the zero-filled image is the adjoint's
+            zero_filled = SenseAdjoint()(prepared.kspace, maps).abs()
+    stack = stack * prepared.scale
+    mu_abs, mask = zero_filled * prepared.scale, prepared.mask
+    if prepared.transposed:
+        stack, mu_abs, mask = stack.transpose(-2, -1), mu_abs.transpose(-2, -1), mask.transpose(-2, -1)
+    recon = stack.mean(0)
+    result = {
+        "reconstruction": recon,
+        "magnitude": recon.abs(),
+        "zero_filled": mu_abs,
+        "reference": None if prepared.reference is None else prepared.reference.abs().float(),
+        "std": stack.abs().std(0) if stack.shape[0] > 1 else None,
+        "mask": mask,
+        "acceleration": float(mask.numel() / max(float(mask.sum()), 1.0)),
+        "metrics": {},
+    }
+    if result["reference"] is not None:
+        result["metrics"] = {
+            "d3gm": magnitude_metrics(result["magnitude"], result["reference"]),
+            "zero_filled": magnitude_metrics(result["zero_filled"], result["reference"]),
         }
-        if result["reference"] is not None:
-            result["metrics"] = {
-                "d3gm": magnitude_metrics(result["magnitude"], result["reference"]),
-                "zero_filled": magnitude_metrics(result["zero_filled"], result["reference"]),
-            }
-        return result
+    return result

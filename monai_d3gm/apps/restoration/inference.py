@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from ...errors import ImageInputError
+from ...io.files import write_json
 from ...visualize import save_comparison
-from ..runner import run_cases, write_json
+from ..runner import run_cases
 from .demo import demo_pair
 from .io import IMAGE_SUFFIXES, read_rgb, write_rgb
 from .metrics import lpips_status, rgb_metrics

@@ -20,10 +20,12 @@ from tqdm import tqdm
 from ...data.demo import demo_slice, mni152_template_path
 from ...errors import MRIInputError
 from ...io import MRIVolume, load_mri_slice, mri_format, write_dicom_series, write_nifti
+from ...io.files import write_json
 from ...io.geometry import slab_geometry, slice_affine, slice_ranges, volume_slice_range
 from ...io.inputs import case_name, find_mri_inputs
+from ...metrics import average_metrics
 from ...visualize import save_comparison
-from ..runner import average_metrics, run_cases, write_json
+from ..runner import run_cases
 from .geometry import upsampled_affine, upsampled_series
 
 __all__ = ["MRISuperResolutionRunner", "demo_case", "find_image_inputs"]

@@ -14,6 +14,7 @@ Python and testable.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -30,7 +31,7 @@ _HTTPException, has_fastapi = optional_import("fastapi", name="HTTPException")
 
 __all__ = ["BUNDLE_OUTPUTS", "D3GMInferTask", "has_monailabel", "sample_app_dir"]
 
-#: the runner's file key of the restored image, and the overrides MONAI Label needs, per bundle
+#: the file key (in the run's ``metrics.json``) of the restored image, and the overrides MONAI Label needs, per bundle
 BUNDLE_OUTPUTS: dict[str, tuple[str, dict[str, Any]]] = {
     "mri_reconstruction_d3gm": ("reconstruction", {"whole_volume": True, "write_dicom": False}),
     "mri_super_resolution_d3gm": ("super_resolution", {"whole_volume": True, "write_dicom": False}),
@@ -82,7 +83,7 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
 
     Args:
         bundle: the bundle folder (``configs/inference.json`` and ``models/model.pt``).
-        output_key: the runner's file key of the restored image (default: from :data:`BUNDLE_OUTPUTS`).
+        output_key: the file key of the restored image in the run's ``metrics.json`` (default: from :data:`BUNDLE_OUTPUTS`).
         overrides: config overrides applied to every request (e.g. ``{"num_inference_steps": 5}``).
         description: shown by MONAI Label clients.
         dimension: 3 for volumes (the MRI bundles), 2 for photos.
@@ -182,12 +183,13 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
             parser.read_config(self.bundle / "configs" / "inference.json")
             parser.update(updates)
             parser.get_parsed_content("initialize", lazy=False)
-            summary = parser.get_parsed_content("runner")()
+            parser.get_parsed_content("restore")  # what `monai.bundle run` runs, without its error hook
+            summary = json.loads((output_dir / "metrics.json").read_text())
             ((name, record),) = summary["cases"].items()
             files = record["files"]
             key = "std" if uncertainty else self.output_key
             if key not in files:
-                raise KeyError(f"the {self.bundle.name} runner wrote {sorted(files)}, not {key!r}.")
+                raise KeyError(f"the {self.bundle.name} bundle wrote {sorted(files)}, not {key!r}.")
             result = Path(files[key])
             if served:  # the server streams this file back and deletes it; nothing else of the run stays behind
                 handle, kept = tempfile.mkstemp(prefix="d3gm_result_", suffix="".join(result.suffixes))

@@ -1,6 +1,7 @@
 # Copyright (c) monai-d3gm contributors
 # Licensed under the Apache License, Version 2.0
-"""The inference runner: input discovery, outputs per format, geometry, atomic files, the embedded demo case."""
+"""The bundle's per-slice inference pipeline (``inference.json``'s evaluator, run here with a tiny untrained network):
+input discovery, outputs per format, geometry, atomic files, the embedded demo case."""
 
 from __future__ import annotations
 
@@ -11,30 +12,48 @@ import numpy as np
 import pytest
 import sigpy
 import torch
+from monai.bundle import ConfigParser
 
 from monai_d3gm.apps.reconstruction import MRIInputError
-from monai_d3gm.apps.reconstruction.inference import MRIReconstructionRunner, demo_case
+from monai_d3gm.apps.reconstruction.inference import demo_case
 from monai_d3gm.apps.reconstruction.reconstruct import D3GMReconstructor
 from monai_d3gm.data.demo import mni152_template_path
+from monai_d3gm.errors import documented_cause
 from monai_d3gm.inferers import D3GMInferer
 from monai_d3gm.io import read_dicom_series, write_cfl, write_fastmri, write_nifti
 from monai_d3gm.io.inputs import find_mri_inputs
 from monai_d3gm.networks.nets import ScoreUNet
 from monai_d3gm.networks.schedulers import D3GMScheduler
 from monai_d3gm.physics.masks import CartesianMask
+from tests.bundles.bundle_checks import BUNDLES
 from tests.io.test_dicom import make_dicom_series
+
+#: a tiny untrained network in place of the bundle's (its weights are not loaded)
+TINY_NETWORK = {
+    "_target_": "monai_d3gm.networks.nets.ScoreUNet",
+    "spatial_dims": 2,
+    "image_channels": 2,
+    "channels": [8, 8],
+    "attention_levels": [False, False],
+    "num_res_blocks": 1,
+    "norm_num_groups": 4,
+}
+
+
+def run_pipeline(input_path, output_dir, **overrides) -> dict:
+    """The reconstruction bundle's ``restore`` (its per-slice evaluator) with the tiny network; returns the summary."""
+    parser = ConfigParser()
+    parser.read_config(BUNDLES / "mri_reconstruction_d3gm" / "configs" / "inference.json")
+    settings = {"center_fraction": 0.16, "num_inference_steps": 2, "progress": False, "device": "$torch.device('cpu')"}
+    parser.update({"network_def": TINY_NETWORK, "input_path": str(input_path), "output_dir": str(output_dir),
+                   **settings, **overrides})  # fmt: skip
+    torch.manual_seed(0)
+    parser.get_parsed_content("restore")
+    return json.loads((output_dir / "metrics.json").read_text())
 
 
 def _phantom(n: int = 32) -> np.ndarray:
     return np.abs(sigpy.shepp_logan((n, n))).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def reconstructor():
-    torch.manual_seed(0)
-    net = ScoreUNet(image_channels=2, channels=(8, 8), attention_levels=(False, False), norm_num_groups=4)
-    inferer = D3GMInferer(D3GMScheduler(prediction_type="residual"), progress=False)
-    return D3GMReconstructor(net, inferer, mask=CartesianMask("random", 4, 0.16), num_inference_steps=2)
 
 
 def test_find_inputs_in_a_folder(tmp_path):
@@ -62,12 +81,12 @@ def test_find_inputs_errors(tmp_path):
         find_mri_inputs(tmp_path / "x.xyz")
 
 
-def test_runner_writes_nifti_png_metrics_with_slice_geometry(tmp_path, reconstructor):
+def test_pipeline_writes_nifti_png_metrics_with_slice_geometry(tmp_path):
     volume = np.stack([_phantom()] * 3, axis=-1) * 100.0
     affine = np.diag([0.9, 0.8, 2.5, 1.0])
     affine[:3, 3] = [-10.0, 5.0, 20.0]
     write_nifti(volume, affine, tmp_path / "vol.nii.gz")
-    summary = MRIReconstructionRunner(reconstructor, tmp_path / "out", tmp_path / "vol.nii.gz", slice_index=2)()
+    summary = run_pipeline(tmp_path / "vol.nii.gz", tmp_path / "out", slice_index=2)
     out = tmp_path / "out" / "vol"
     img = nib.load(out / "reconstruction.nii.gz")
     assert img.shape == (32, 32, 1)
@@ -80,9 +99,9 @@ def test_runner_writes_nifti_png_metrics_with_slice_geometry(tmp_path, reconstru
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
 
 
-def test_runner_dicom_input_writes_a_derived_series(tmp_path, reconstructor):
+def test_pipeline_dicom_input_writes_a_derived_series(tmp_path):
     make_dicom_series(tmp_path / "series", n=3, rows=32, cols=32)
-    MRIReconstructionRunner(reconstructor, tmp_path / "out", tmp_path / "series")()
+    run_pipeline(tmp_path / "series", tmp_path / "out")
     source = read_dicom_series(tmp_path / "series")
     derived = read_dicom_series(tmp_path / "out" / "series" / "dicom")
     assert derived.volume.shape == (1, 32, 32)
@@ -90,29 +109,20 @@ def test_runner_dicom_input_writes_a_derived_series(tmp_path, reconstructor):
     assert derived.series_instance_uid != source.series_instance_uid
 
 
-def test_runner_kspace_without_reference_and_posterior_std(tmp_path):
-    torch.manual_seed(0)
-    net = ScoreUNet(image_channels=2, channels=(8, 8), attention_levels=(False, False), norm_num_groups=4)
-    rec = D3GMReconstructor(
-        net,
-        D3GMInferer(D3GMScheduler(prediction_type="residual"), progress=False),
-        mask=None,
-        num_inference_steps=2,
-        num_samples=2,
-        sampler="sde",
-    )
+def test_pipeline_kspace_without_reference_and_posterior_std(tmp_path):
     k = np.fft.fft2(_phantom()).astype(np.complex64)
     mask = CartesianMask("equispaced", 4, 0.16, seed=0)((32, 32)).numpy()
     np.save(tmp_path / "acq.npy", (k * mask)[None])
-    summary = MRIReconstructionRunner(rec, tmp_path / "out", tmp_path / "acq.npy")()
+    summary = run_pipeline(tmp_path / "acq.npy", tmp_path / "out", use_acquired_mask=True, num_samples=2, sampler="sde")
     assert summary["cases"]["acq"]["metrics"] == {} and summary["cases"]["acq"]["acceleration"] > 2.5
     assert summary["mean"] == {}
     assert nib.load(tmp_path / "out" / "acq" / "std.nii.gz").shape == (32, 32, 1)
 
 
-def test_runner_checks_every_input_before_reconstructing(tmp_path, reconstructor):
-    with pytest.raises(MRIInputError):
-        MRIReconstructionRunner(reconstructor, tmp_path / "out", tmp_path / "nothing_here.h5")()
+def test_pipeline_checks_every_input_before_reconstructing(tmp_path):
+    with pytest.raises(Exception) as raised:
+        run_pipeline(tmp_path / "nothing_here.h5", tmp_path / "out")
+    assert isinstance(documented_cause(raised.value), MRIInputError)
     assert not (tmp_path / "out").exists()
 
 
@@ -127,11 +137,11 @@ def test_demo_case_is_real_offline_data():
     np.testing.assert_array_equal(demo_case(4, 100)["kspace"], k)  # deterministic
 
 
-def test_undersampled_kspace_keeps_its_acquired_samples(tmp_path, reconstructor):
+def test_undersampled_kspace_keeps_its_acquired_samples(tmp_path):
     """A mask is asked for, but the file is already undersampled: warn and use what was acquired (not R = 16)."""
     k = np.fft.fft2(_phantom()).astype(np.complex64)
     mask = CartesianMask("equispaced", 4, 0.16, seed=0)((32, 32)).numpy()
     np.save(tmp_path / "acq.npy", (k * mask)[None])
     with pytest.warns(UserWarning, match="already undersampled"):
-        summary = MRIReconstructionRunner(reconstructor, tmp_path / "out", tmp_path / "acq.npy")()
+        summary = run_pipeline(tmp_path / "acq.npy", tmp_path / "out")
     assert summary["cases"]["acq"]["acceleration"] == pytest.approx(32 / mask[0].sum())

@@ -15,7 +15,7 @@ import sigpy
 import torch
 
 from monai_d3gm.apps.reconstruction import MRIInputError
-from monai_d3gm.apps.reconstruction.inference import MRIReconstructionRunner
+from monai_d3gm.apps.reconstruction.inference import MRIVolumeRunner
 from monai_d3gm.apps.reconstruction.reconstruct import D3GMReconstructor
 from monai_d3gm.apps.reconstruction.volume import VolumeReconstruction
 from monai_d3gm.errors import InputTooLargeError
@@ -47,8 +47,8 @@ def _oblique_nifti(tmp_path, slices: int = 8):
 @pytest.mark.parametrize("axis", [2, 0])
 def test_nifti_volume_round_trip_is_aligned(tmp_path, axis):
     path, volume, affine = _oblique_nifti(tmp_path)
-    runner = MRIReconstructionRunner(
-        _reconstructor(), tmp_path / "out", input_path=path, whole_volume=True, batch_size=2, progress=False,
+    runner = MRIVolumeRunner(
+        _reconstructor(), tmp_path / "out", input_path=path, batch_size=2, progress=False,
         slice_axis=axis,
     )  # fmt: skip
     summary = runner()
@@ -66,9 +66,7 @@ def test_nifti_volume_round_trip_is_aligned(tmp_path, axis):
 
 def test_slice_range_keeps_world_coordinates(tmp_path):
     path, volume, affine = _oblique_nifti(tmp_path, slices=6)
-    runner = MRIReconstructionRunner(
-        _reconstructor(), tmp_path / "out", input_path=path, whole_volume=True, slices="2:5", progress=False
-    )
+    runner = MRIVolumeRunner(_reconstructor(), tmp_path / "out", input_path=path, slices="2:5", progress=False)
     out = nib.load(runner()["cases"]["vol"]["files"]["reconstruction"])
     assert out.shape == (24, 20, 3)
     # voxel (i, j, 0) of the output is voxel (i, j, 2) of the input: the same point in the scanner
@@ -82,8 +80,8 @@ def test_slice_range_keeps_world_coordinates(tmp_path):
 
 def test_dicom_series_round_trip_is_aligned(tmp_path):
     made = make_dicom_series(tmp_path / "series", n=4, rows=24, cols=20)
-    runner = MRIReconstructionRunner(
-        _reconstructor(), tmp_path / "out", input_path=tmp_path / "series", whole_volume=True, batch_size=3,
+    runner = MRIVolumeRunner(
+        _reconstructor(), tmp_path / "out", input_path=tmp_path / "series", batch_size=3,
         progress=False,
     )  # fmt: skip
     record = runner()["cases"]["series"]
@@ -129,9 +127,7 @@ def test_batches_are_bounded_and_read_lazily(tmp_path, monkeypatch):
     assert [b for b, _ in batches] == [3, 3, 1]
     assert [r for _, r in batches] == [3, 6, 7]  # each batch is read just before it is sampled, not the file at once
     assert result["magnitude"].shape == (7, 16, 16)
-    runner = MRIReconstructionRunner(
-        _reconstructor(), tmp_path / "out", input_path=tmp_path / "multi.h5", whole_volume=True, progress=False
-    )
+    runner = MRIVolumeRunner(_reconstructor(), tmp_path / "out", input_path=tmp_path / "multi.h5", progress=False)
     out = nib.load(runner()["cases"]["multi"]["files"]["reconstruction"])
     assert out.shape == (16, 16, 7)  # k-space inputs stack their slices along the last axis
 
@@ -191,9 +187,7 @@ def test_empty_padding_slices_pass_through_as_zeros(tmp_path):
     assert all(result["magnitude"][i].any() for i in (2, 3, 4))
     alone = VolumeReconstruction(_reconstructor(), batch_size=2, progress=False)(MRIVolume(path), range(2, 5))
     np.testing.assert_allclose(result["magnitude"][2:5], alone["magnitude"], atol=1e-4 * alone["magnitude"].max())
-    runner = MRIReconstructionRunner(
-        _reconstructor(), tmp_path / "out", input_path=volume.path, whole_volume=True, progress=False
-    )
+    runner = MRIVolumeRunner(_reconstructor(), tmp_path / "out", input_path=volume.path, progress=False)
     with pytest.warns(UserWarning, match="hold only zeros"):
         record = runner()["cases"]["padded"]
     assert record["empty_slices"] == [0, 1, 5]

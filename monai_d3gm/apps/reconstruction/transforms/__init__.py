@@ -29,3 +29,11 @@ from .dictionary import (
     SimulateKspaced,
     UndersampleKspaced,
 )
+from .inference import (
+    AlignPhaseEncodingd,
+    CheckMRISliced,
+    CoilMapsd,
+    UndersampleAcquisitiond,
+    phase_encoding_along_h,
+    reconstruction_preprocessing,
+)

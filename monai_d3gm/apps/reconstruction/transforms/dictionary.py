@@ -62,19 +62,26 @@ class LoadMRISliced(MapTransform):
     """Replace ``data[key]`` (a path) by one 2-D slice of that MRI input and merge the result into the dictionary.
 
     See :func:`monai_d3gm.io.load_mri_slice` for the formats and the keys it adds ("kspace",
-    "mask", "reference" for raw data; "image", "affine" for NIfTI and DICOM).
+    "mask", "reference" for raw data; "image", "affine" for NIfTI and DICOM). ``slice_axis`` is the slice axis of
+    NIfTI volumes (DICOM series use their slice dimension).
     """
 
     def __init__(
-        self, keys: KeysCollection = "path", slice_index: int | None = None, allow_missing_keys: bool = False
+        self,
+        keys: KeysCollection = "path",
+        slice_index: int | None = None,
+        slice_axis: int = -1,
+        allow_missing_keys: bool = False,
     ) -> None:
         init_keys(self, keys, allow_missing_keys)
         self.slice_index = slice_index
+        self.slice_axis = slice_axis
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
         d = checked_copy(self, data)
         for key in self.key_iterator(d):
-            d.update(load_mri_slice(d[key], slice_index=d.get("slice_index", self.slice_index)))
+            index = d.get("slice_index", self.slice_index)
+            d.update(load_mri_slice(d[key], slice_index=index, slice_axis=self.slice_axis))
         return d
 
 
@@ -216,8 +223,9 @@ class AbsorbBackgroundPhased(MapTransform):
 class SenseAdjointd(MapTransform):
     """Dictionary :class:`SenseAdjoint`: k-space keys → complex images under ``output_keys`` (μ, the reference).
 
-    ``iterations`` > 0 gives the CG-SENSE image (:class:`SenseAdjoint`), with the sampling mask of each key's
-    k-space (where any coil holds a sample); a fully sampled reference keeps its adjoint.
+    ``iterations`` > 0 gives the CG-SENSE image (:class:`SenseAdjoint`), with the sampling mask ``data[mask_key]``
+    or, without ``mask_key``, the sampling mask of each key's k-space (where any coil holds a sample); a fully sampled
+    reference keeps its adjoint.
     """
 
     def __init__(
@@ -226,9 +234,11 @@ class SenseAdjointd(MapTransform):
         output_keys: str | Sequence[str] = "mu",
         maps_key: str | None = "maps",
         iterations: int = 0,
+        mask_key: str | None = None,
         allow_missing_keys: bool = False,
     ) -> None:
         init_keys(self, keys, allow_missing_keys)
+        self.mask_key = mask_key
         self.output_keys = [output_keys] if isinstance(output_keys, str) else list(output_keys)
         if len(self.output_keys) != len(self.keys):
             raise MRIInputError(f"output_keys {self.output_keys} must pair with keys {list(self.keys)}.")
@@ -236,10 +246,11 @@ class SenseAdjointd(MapTransform):
         self.adjoint = SenseAdjoint(iterations)
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = checked_copy(self, data)
+        d = checked_copy(self, data, required=[self.mask_key] if self.mask_key is not None else [])
         maps = d.get(self.maps_key) if self.maps_key is not None else None
+        mask = d[self.mask_key] if self.mask_key is not None else None
         for key, out in self.key_iterator(d, self.output_keys):
-            d[out] = self.adjoint(d[key], maps)
+            d[out] = self.adjoint(d[key], maps, mask)
         return d
 
 
