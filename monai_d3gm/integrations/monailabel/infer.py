@@ -83,7 +83,8 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
 
     Args:
         bundle: the bundle folder (``configs/inference.json`` and ``models/model.pt``).
-        output_key: the file key of the restored image in the run's ``metrics.json`` (default: from :data:`BUNDLE_OUTPUTS`).
+        output_key: the file key of the restored image in the run's ``metrics.json`` (default: from
+            :data:`BUNDLE_OUTPUTS`).
         overrides: config overrides applied to every request (e.g. ``{"num_inference_steps": 5}``).
         description: shown by MONAI Label clients.
         dimension: 3 for volumes (the MRI bundles), 2 for photos.

@@ -16,14 +16,10 @@ from monai.bundle import ConfigParser
 
 from monai_d3gm.apps.reconstruction import MRIInputError
 from monai_d3gm.apps.reconstruction.inference import demo_case
-from monai_d3gm.apps.reconstruction.reconstruct import D3GMReconstructor
 from monai_d3gm.data.demo import mni152_template_path
 from monai_d3gm.errors import documented_cause
-from monai_d3gm.inferers import D3GMInferer
 from monai_d3gm.io import read_dicom_series, write_cfl, write_fastmri, write_nifti
 from monai_d3gm.io.inputs import find_mri_inputs
-from monai_d3gm.networks.nets import ScoreUNet
-from monai_d3gm.networks.schedulers import D3GMScheduler
 from monai_d3gm.physics.masks import CartesianMask
 from tests.bundles.bundle_checks import BUNDLES
 from tests.io.test_dicom import make_dicom_series
