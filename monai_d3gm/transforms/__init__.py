@@ -6,6 +6,7 @@ task (``apps/*/transforms``)."""
 from __future__ import annotations
 
 from .figures import SaveComparisond, metrics_title
+from .posterior import PosteriorMeand
 from .utils import checked_copy, init_keys, run_chain
 
-__all__ = ["SaveComparisond", "checked_copy", "init_keys", "metrics_title", "run_chain"]
+__all__ = ["PosteriorMeand", "SaveComparisond", "checked_copy", "init_keys", "metrics_title", "run_chain"]

@@ -22,7 +22,7 @@ from pathlib import Path
 from ...errors import ImageInputError
 from .io import IMAGE_SUFFIXES, as_path
 
-__all__ = ["find_images", "find_pairs", "pair_dirs", "DEGRADED_DIRS", "CLEAN_DIRS"]
+__all__ = ["find_images", "find_pairs", "find_photo_cases", "pair_dirs", "DEGRADED_DIRS", "CLEAN_DIRS"]
 
 DEGRADED_DIRS = ("input", "rain", "rainy", "hazy", "haze", "lq", "degraded", "low", "blur")
 CLEAN_DIRS = ("target", "norain", "gt", "clear", "clean", "hq", "groundtruth", "high", "sharp")
@@ -108,3 +108,44 @@ def find_pairs(dataset_dir: str | os.PathLike) -> list[dict[str, str]]:
             )
         seen[pair["name"]] = pair["input"]
     return pairs
+
+
+def find_photo_cases(
+    input_path: str | os.PathLike, reference_path: str | os.PathLike | None = None
+) -> list[dict[str, str | None]]:
+    """``[{"name", "input", "reference"}]`` for a photo, a folder of photos or a paired dataset folder.
+
+    A folder with degraded/clean sub-folders (``input/`` + ``target/``, ``hazy/`` + ``GT/``, ...) gives its pairs;
+    otherwise ``reference_path`` (a photo or a folder matched by name) gives the references, if any.
+    """
+    p = Path(input_path)
+    if p.is_dir() and pair_dirs(p):
+        return [{"name": c["name"], "input": c["input"], "reference": c["target"]} for c in find_pairs(p)]
+    if p.is_dir():
+        photos = find_images(p)
+        if not photos:
+            raise ImageInputError(f"{p} holds no photo ({', '.join(IMAGE_SUFFIXES)}) and no degraded/clean folders.")
+    elif p.is_file():
+        photos = [p]
+    else:
+        raise ImageInputError(f"{p} does not exist; pass a photo, a folder of photos or a paired dataset folder.")
+    refs: dict[str, Path] = {}
+    if reference_path:
+        r = Path(reference_path)
+        if r.is_file() and len(photos) == 1:
+            refs[pair_key(photos[0])] = r
+        elif r.is_dir():
+            refs = {pair_key(f): f for f in find_images(r)}
+        else:
+            raise ImageInputError(f"reference_path {r} is neither a photo (for one input) nor a folder of photos.")
+    stems = [f.stem for f in photos]
+    clashes = sorted({s for s in stems if stems.count(s) > 1})
+    if clashes:  # their outputs would overwrite each other
+        raise ImageInputError(
+            f"{p} holds several photos named {clashes[0]!r} with different suffixes; their outputs would share a "
+            "folder. Rename or move all but one."
+        )
+    return [
+        {"name": f.stem, "input": str(f), "reference": str(refs[pair_key(f)]) if pair_key(f) in refs else None}
+        for f in photos
+    ]

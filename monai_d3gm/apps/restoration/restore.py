@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 
 from ...errors import ImageInputError
 from ...inferers import D3GMInferer
 from ..restorer import PosteriorRestorer
 from .tiling import TiledRestoration
+from .transforms import check_photo
 
 __all__ = ["D3GMImageRestorer"]
 
@@ -59,15 +59,7 @@ class D3GMImageRestorer(PosteriorRestorer):
         Returns:
             ``{"output": (3, H, W) float32 numpy in [0, 1], "std": (3, H, W) or None}``.
         """
-        mu = torch.as_tensor(np.asarray(image), dtype=torch.float32)
-        if mu.ndim != 3 or mu.shape[0] != 3:
-            raise ImageInputError(f"expected an RGB image of shape (3, H, W), got {tuple(mu.shape)}.")
-        if mu.numel() == 0:
-            raise ImageInputError(f"the image is empty (shape {tuple(mu.shape)}); pass a photo of at least 1x1 pixels.")
-        if not torch.isfinite(mu).all():
-            raise ImageInputError("the image contains NaN or Inf values.")
-        if float(mu.min()) < 0 or float(mu.max()) > 1:
-            raise ImageInputError(f"image values must lie in [0, 1], got [{float(mu.min())}, {float(mu.max())}].")
+        mu = check_photo(image)
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
         stack = self.posterior_samples(mu[None], generator, verbose=False)[0]
         return {

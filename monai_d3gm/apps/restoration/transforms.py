@@ -3,6 +3,7 @@
 """Transforms of the photo restoration chain (array and dictionary variants).
 
 * :class:`LoadRGBImage` / :class:`LoadRGBImaged`: a file -> ``(3, H, W)`` float32 in [0, 1].
+* :func:`check_photo` / :class:`CheckPhotod`: refuse what the restorer cannot take (shape, NaN/Inf, range).
 * :class:`RandSyntheticDegradation` / :class:`RandSyntheticDegradationd`: with probability ``prob``, replace the
   degraded image by synthetic rain or haze made from the clean one (augmentation when real pairs are few).
 """
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Hashable, Mapping
+from typing import Any
 
 import numpy as np
+import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform, RandomizableTransform, Transform
 
@@ -21,7 +24,14 @@ from ...physics.weather import add_haze, add_rain, check_clean_image
 from ...transforms.utils import checked_copy, init_keys
 from .io import read_rgb
 
-__all__ = ["LoadRGBImage", "LoadRGBImaged", "RandSyntheticDegradation", "RandSyntheticDegradationd"]
+__all__ = [
+    "CheckPhotod",
+    "LoadRGBImage",
+    "LoadRGBImaged",
+    "RandSyntheticDegradation",
+    "RandSyntheticDegradationd",
+    "check_photo",
+]
 
 
 class LoadRGBImage(Transform):
@@ -56,6 +66,33 @@ class LoadRGBImaged(MapTransform):
         d = checked_copy(self, data, error=ImageInputError)
         for key in self.key_iterator(d):
             d[key] = self.loader(d[key])
+        return d
+
+
+def check_photo(image: Any) -> torch.Tensor:
+    """A ``(3, H, W)`` photo in [0, 1] as a float32 tensor; anything else raises :class:`ImageInputError`."""
+    mu = torch.as_tensor(np.asarray(image), dtype=torch.float32)
+    if mu.ndim != 3 or mu.shape[0] != 3:
+        raise ImageInputError(f"expected an RGB image of shape (3, H, W), got {tuple(mu.shape)}.")
+    if mu.numel() == 0:
+        raise ImageInputError(f"the image is empty (shape {tuple(mu.shape)}); pass a photo of at least 1x1 pixels.")
+    if not torch.isfinite(mu).all():
+        raise ImageInputError("the image contains NaN or Inf values.")
+    if float(mu.min()) < 0 or float(mu.max()) > 1:
+        raise ImageInputError(f"image values must lie in [0, 1], got [{float(mu.min())}, {float(mu.max())}].")
+    return mu
+
+
+class CheckPhotod(MapTransform):
+    """Dictionary :func:`check_photo`: each key becomes a checked ``(3, H, W)`` float32 tensor."""
+
+    def __init__(self, keys: KeysCollection = "input", allow_missing_keys: bool = False) -> None:
+        init_keys(self, keys, allow_missing_keys, error=ImageInputError)
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
+        d = checked_copy(self, data, error=ImageInputError)
+        for key in self.key_iterator(d):
+            d[key] = check_photo(d[key])
         return d
 
 
