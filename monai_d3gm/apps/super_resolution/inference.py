@@ -1,10 +1,12 @@
 # Copyright (c) monai-d3gm contributors
 # Licensed under the Apache License, Version 2.0
-"""Run a super-resolver over NIfTI / DICOM inputs (or the embedded demo) and write NIfTI, DICOM, PNG and metrics.
+"""The embedded demo case, input discovery, and the whole-volume runner of the super-resolution bundle.
 
-This is what the super-resolution bundle's ``inference.json`` runs. With no input it super-resolves an axial slice
-of the real MNI ICBM152 2009a T1 template inside the nilearn wheel, degraded x4 by k-space truncation, and scores
-D³GM, bicubic and sinc interpolation against the slice.
+The bundle's per-slice inference is a MONAI ``SupervisedEvaluator`` (:mod:`.pipeline`); whole-volume mode
+(``--whole_volume True``) super-resolves every slice of a volume, one at a time, and writes one volume on the finer
+grid aligned with the input, which no MONAI component does: that is :class:`SuperResolutionVolumeRunner`. With no
+input, the demo is an axial slice (or a slab) of the real MNI ICBM152 2009a T1 template inside the nilearn wheel,
+degraded x4 by k-space truncation, and D³GM, bicubic and sinc interpolation are scored against it.
 """
 
 from __future__ import annotations
@@ -19,16 +21,16 @@ from tqdm import tqdm
 
 from ...data.demo import demo_slice, mni152_template_path
 from ...errors import MRIInputError
-from ...io import MRIVolume, load_mri_slice, mri_format, write_dicom_series, write_nifti
+from ...io import MRIVolume, mri_format, write_dicom_series, write_nifti
 from ...io.files import write_json
-from ...io.geometry import slab_geometry, slice_affine, slice_ranges, volume_slice_range
+from ...io.geometry import slab_geometry, slice_ranges, volume_slice_range
 from ...io.inputs import case_name, find_mri_inputs
 from ...metrics import average_metrics
 from ...visualize import save_comparison
 from ..runner import run_cases
 from .geometry import upsampled_affine, upsampled_series
 
-__all__ = ["MRISuperResolutionRunner", "demo_case", "find_image_inputs"]
+__all__ = ["SuperResolutionVolumeRunner", "demo_case", "find_image_inputs"]
 
 
 def demo_case(slice_index: int = 110) -> dict[str, Any]:
@@ -57,28 +59,22 @@ def find_image_inputs(input_path: str | os.PathLike) -> list[Path]:
     return cases
 
 
-class MRISuperResolutionRunner:
-    """Super-resolve every case of ``input_path`` (or the demo) and write the results under ``output_dir``.
-
-    For a case ``NAME`` it writes ``NAME/super_resolution.nii.gz`` (on the HR grid: the voxel size divided by the
-    scale in-plane and the same field of view, or the input's grid when the input is a simulated reference),
-    ``NAME/std.nii.gz`` when several samples are drawn, ``NAME/dicom/`` (a derived series with the HR PixelSpacing and
-    ImagePositionPatient) for DICOM inputs, ``NAME/comparison.png`` (sinc input, bicubic, D³GM, reference, error map)
-    and ``NAME/metrics.json``; ``metrics.json`` in ``output_dir`` collects all cases. Every file is written
-    atomically, and every input is checked before any sampling starts.
+class SuperResolutionVolumeRunner:
+    """Super-resolve every volume of ``input_path`` (every slice, or the ``slices`` range, one at a time with one
+    progress bar) and write, for a volume ``NAME``, ``NAME/super_resolution.nii.gz`` and ``NAME/std.nii.gz``
+    (several samples) on the finer grid aligned with the input, ``NAME/dicom/`` for DICOM inputs,
+    ``NAME/comparison.png`` (the middle slice) and ``NAME/metrics.json``; ``metrics.json`` in ``output_dir``
+    collects all volumes. All-zero slices pass through as zeros; with no input, a slab of the MNI152 template
+    (simulated LR). Every file is written atomically, and every input is opened before any sampling starts.
 
     Args:
         resolver: a :class:`~monai_d3gm.apps.super_resolution.restore.D3GMSuperResolver`.
         output_dir: where the results go (created).
-        input_path: a NIfTI file, a DICOM folder or a folder of cases; None (or "") for the demo.
-        slice_index: the slice of a volume (default: the middle one).
+        input_path: a NIfTI file, a DICOM folder or a folder of cases; None (or "") for the demo slab.
         slice_axis: the axis of NIfTI volumes to slice along (default the last).
         simulate: "auto" (demo: "kspace", files: the resolver's setting), or "none" / "kspace" / "blur" for all.
         write_dicom: write a derived DICOM series for DICOM inputs.
-        whole_volume: super-resolve every slice of a NIfTI volume or DICOM series (or the ``slices`` range), one
-            slice at a time with one progress bar, and write one volume on the finer grid, aligned with the input;
-            all-zero slices pass through as zeros. With no input, a slab of the MNI152 template (simulated LR).
-        slices: ``"start:stop"`` slices of the volume in whole-volume mode (default all).
+        slices: ``"start:stop"`` slices of the volume (default all).
         progress: the volume's progress bar.
     """
 
@@ -87,22 +83,18 @@ class MRISuperResolutionRunner:
         resolver,
         output_dir: str | os.PathLike,
         input_path: str | os.PathLike | None = None,
-        slice_index: int | None = None,
         slice_axis: int = -1,
         simulate: str = "auto",
         write_dicom: bool = True,
-        whole_volume: bool = False,
         slices: str | None = None,
         progress: bool = True,
     ) -> None:
         self.resolver = resolver
         self.output_dir = Path(output_dir)
         self.input_path = input_path or None
-        self.slice_index = slice_index
         self.slice_axis = slice_axis
         self.simulate = simulate
         self.write_dicom = write_dicom
-        self.whole_volume = whole_volume
         self.slices = slices
         self.progress = progress
 
@@ -111,69 +103,7 @@ class MRISuperResolutionRunner:
         return None if self.input_path is None else find_image_inputs(self.input_path)
 
     def __call__(self) -> dict[str, Any]:
-        paths = self.cases()
-        if self.whole_volume:
-            return run_cases(self._load_volumes(paths), self._restore_volume, self._write_volume, self.output_dir)
-        loaded = []
-        for path in paths if paths is not None else [None]:
-            if path is None:
-                case = demo_case()
-                name = case.pop("name")
-            else:
-                case, name = load_mri_slice(path, self.slice_index, self.slice_axis), case_name(path)
-            if self.simulate != "auto":
-                case["simulate"] = self.simulate
-            self.resolver.prepare(case)  # fail early, before any output
-            loaded.append((name, case))
-        return run_cases(loaded, self.resolver, self._write, self.output_dir)
-
-    def _write(self, name: str, case: dict[str, Any], result: dict[str, Any], seconds: float) -> dict[str, Any]:
-        out = self.output_dir / name
-        out.mkdir(parents=True, exist_ok=True)
-        affine, axis = slice_affine(case)
-        in_plane = [a for a in range(3) if a != axis]
-        scale = self.resolver.scale
-        upsampled = result["simulate"] == "none"
-        if upsampled:
-            affine = upsampled_affine(affine, scale, in_plane)
-        output = result["output"].numpy().astype(np.float32)
-        files: dict[str, Any] = {
-            "super_resolution": str(write_nifti(np.expand_dims(output, axis), affine, out / "super_resolution.nii.gz"))
-        }
-        if result.get("std") is not None:
-            std = np.expand_dims(result["std"].numpy().astype(np.float32), axis)
-            files["std"] = str(write_nifti(std, affine, out / "std.nii.gz"))
-        if self.write_dicom and case.get("format") == "dicom":
-            i = case["slice_index"]
-            series = case["series"]
-            # a simulated reference was only cropped at its end: its grid (scale 1) is unchanged
-            hr = upsampled_series(series, output[None], scale if upsampled else 1, [i])
-            written = write_dicom_series(output[None], hr, out / "dicom", "D3GM super-resolution", overwrite=True)
-            files["dicom"] = [str(f) for f in written]
-        metrics = result.get("metrics", {})
-        title = ", ".join(f"{k}: {v['psnr']:.2f} dB / {v['ssim']:.3f}" for k, v in metrics.items()) or None
-        panels = {
-            "input (sinc)": result["sinc"],
-            "bicubic": result["bicubic"],
-            "output": result["output"],
-            "reference": result.get("reference"),
-            "posterior std": result.get("std"),
-        }
-        files["comparison"] = str(save_comparison(out / "comparison.png", panels, error_gain=5.0, title=title))
-        record = {
-            "input": case.get("path"),
-            "format": case.get("format"),
-            "slice_index": case.get("slice_index"),
-            "simulate": result["simulate"],
-            "scale": scale,
-            "input_shape": list(result["lr"].shape),
-            "output_shape": list(output.shape),
-            "seconds": round(seconds, 2),
-            "metrics": metrics,
-            "files": files,
-        }
-        write_json(out / "metrics.json", record)
-        return record
+        return run_cases(self._load_volumes(self.cases()), self._restore_volume, self._write, self.output_dir)
 
     def _load_volumes(self, paths: list[Path] | None) -> list[tuple[str, dict[str, Any]]]:
         volumes = []
@@ -226,7 +156,7 @@ class MRISuperResolutionRunner:
             )
         return {**arrays, "metrics": metrics, "empty": empty, "middle": middle[1], "simulate": simulate}
 
-    def _write_volume(self, name: str, case: dict[str, Any], result: dict[str, Any], seconds: float) -> dict[str, Any]:
+    def _write(self, name: str, case: dict[str, Any], result: dict[str, Any], seconds: float) -> dict[str, Any]:
         out = self.output_dir / name
         out.mkdir(parents=True, exist_ok=True)
         volume: MRIVolume = case["volume"]

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,15 @@ from ...physics.resolution import bicubic_upsample, crop_to_multiple, sinc_upsam
 from ..restorer import PosteriorRestorer
 from .transforms.array import low_resolution
 
-__all__ = ["D3GMSuperResolver", "PreparedLowResolution", "SIMULATE_MODES", "DC_MODES"]
+__all__ = [
+    "D3GMSuperResolver",
+    "PreparedLowResolution",
+    "SIMULATE_MODES",
+    "DC_MODES",
+    "SuperResolutionDataConsistency",
+    "prepare_low_resolution",
+    "super_resolution_result",
+]
 
 SIMULATE_MODES = ("none", "kspace", "blur")
 DC_MODES = ("none", "lowpass")
@@ -47,6 +56,11 @@ class PreparedLowResolution:
     bicubic: torch.Tensor
     reference: torch.Tensor | None
     simulate: str
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> PreparedLowResolution:
+        """The prepared slice held in a preprocessed case's dictionary (keys named as the attributes)."""
+        return cls(*(data[name] for name in cls.__dataclass_fields__))
 
 
 class D3GMSuperResolver(PosteriorRestorer):
@@ -99,43 +113,12 @@ class D3GMSuperResolver(PosteriorRestorer):
         self.simulate = simulate
         self.sigma = sigma
         self.data_consistency = data_consistency
+        self.consistency = SuperResolutionDataConsistency(data_consistency, self.scale)
 
     def prepare(self, case: dict[str, Any]) -> PreparedLowResolution:
-        """The LR image, μ (normalised), the baselines and the reference of a case, without sampling."""
-        if "image" not in case:
-            raise MRIInputError(
-                f"{case.get('path', 'the case')}: super-resolution takes an image (NIfTI or DICOM), not k-space; "
-                "use the MRI reconstruction bundle for k-space inputs."
-            )
-        image = real_slice(case["image"], case.get("path", "the case"))
-        if not np.any(image.numpy() if isinstance(image, torch.Tensor) else image):
-            index = case.get("slice_index")
-            raise MRIInputError(
-                f"{case.get('path', 'the case')}: {'slice ' + str(index) if index is not None else 'the image'} holds "
-                "only zeros (a padding slice?); choose a slice with data (slice_index), or super-resolve the whole "
-                "volume (whole_volume), which passes empty slices through as zeros."
-            )
-        simulate = case.get("simulate", self.simulate)
-        if simulate not in SIMULATE_MODES:
-            raise MRIInputError(f"simulate must be one of {SIMULATE_MODES}, got {simulate!r}.")
-        reference = None
-        if simulate == "none":
-            lr = image
-        else:
-            if min(image.shape) < 4 * self.scale:
-                raise MRIInputError(
-                    f"the image {tuple(image.shape)} is too small to simulate a x{self.scale} LR image."
-                )
-            reference = crop_to_multiple(image, self.scale)
-            lr = low_resolution(reference, self.scale, simulate, self.sigma)  # as SimulateLowResolution in training
-        mu = sinc_upsample(lr, self.scale)
-        norm = float(np.percentile(mu.numpy(), NORMALISE_PERCENTILE))
-        if not np.isfinite(norm) or norm <= 0:
-            raise MRIInputError(
-                f"{case.get('path', 'the case')}: the image is empty (its 99.8th percentile is {norm})."
-            )
-        bicubic = bicubic_upsample(lr, self.scale).clamp(min=0)
-        return PreparedLowResolution(lr, mu / norm, norm, mu.clamp(min=0), bicubic, reference, simulate)
+        """The LR image, μ (normalised), the baselines and the reference of a case, without sampling
+        (:func:`prepare_low_resolution`; a case's own "simulate" key wins over the resolver's)."""
+        return prepare_low_resolution(case, self.scale, case.get("simulate", self.simulate), self.sigma)
 
     @torch.no_grad()
     def __call__(self, case: dict[str, Any]) -> dict[str, Any]:
@@ -149,22 +132,96 @@ class D3GMSuperResolver(PosteriorRestorer):
         prepared = self.prepare(case)
         mu = prepared.mu[None, None].to(self.device)
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
-        dc = LowpassConsistency(mu, self.scale) if self.data_consistency == "lowpass" else None
-        stack = self.posterior_samples(mu, generator, dc, lambda out: out[:, 0].cpu())[0]  # (num_samples, H, W)
-        stack = stack.clamp(min=0) * prepared.norm
-        result = {
-            "output": stack.mean(0),
-            "sinc": prepared.sinc,
-            "bicubic": prepared.bicubic,
-            "lr": prepared.lr,
-            "reference": prepared.reference,
-            "std": stack.std(0) if self.num_samples > 1 else None,
-            "simulate": prepared.simulate,
-            "metrics": {},
+        dc = self.consistency.build(mu)
+        samples = self.posterior_samples(mu, generator, dc)[0]  # (num_samples, 1, H, W)
+        return super_resolution_result(prepared, samples)
+
+
+class SuperResolutionDataConsistency:
+    """Builds a slice's data consistency: "lowpass" (:class:`~monai_d3gm.physics.consistency.LowpassConsistency`,
+    for k-space-truncated inputs) or "none". Called as the evaluator's
+    :class:`~monai_d3gm.engines.RestorationPrepareBatch` factory, ``factory(case, generator, device)``.
+
+    Args:
+        mode: "none" or "lowpass".
+        scale: the super-resolution factor.
+        input_key: μ in the network's layout (1, H, W).
+    """
+
+    def __init__(self, mode: str = "none", scale: int = 4, input_key: str = "inputs") -> None:
+        if mode not in DC_MODES:
+            raise MRIInputError(f"data_consistency must be one of {DC_MODES}, got {mode!r}.")
+        self.mode, self.scale, self.input_key = mode, int(scale), input_key
+
+    def build(self, mu: torch.Tensor) -> LowpassConsistency | None:
+        """Data consistency with μ (B, 1, H, W), on μ's device."""
+        return LowpassConsistency(mu, self.scale) if self.mode == "lowpass" else None
+
+    def __call__(self, case: Mapping[str, Any], generator: Any, device: torch.device) -> LowpassConsistency | None:
+        return self.build(torch.as_tensor(case[self.input_key])[None].to(device))
+
+
+def super_resolution_result(prepared: PreparedLowResolution, samples: torch.Tensor) -> dict[str, Any]:
+    """A slice's super-resolution from its posterior samples (N, 1, H, W), in the input's intensity scale.
+
+    Returns:
+        the dictionary :meth:`D3GMSuperResolver.__call__` describes.
+    """
+    stack = samples[:, 0].cpu().clamp(min=0) * prepared.norm
+    result = {
+        "output": stack.mean(0),
+        "sinc": prepared.sinc,
+        "bicubic": prepared.bicubic,
+        "lr": prepared.lr,
+        "reference": prepared.reference,
+        "std": stack.std(0) if stack.shape[0] > 1 else None,
+        "simulate": prepared.simulate,
+        "metrics": {},
+    }
+    if prepared.reference is not None:
+        result["metrics"] = {
+            name: magnitude_metrics(result[key], prepared.reference)
+            for name, key in (("d3gm", "output"), ("bicubic", "bicubic"), ("sinc", "sinc"))
         }
-        if prepared.reference is not None:
-            result["metrics"] = {
-                name: magnitude_metrics(result[key], prepared.reference)
-                for name, key in (("d3gm", "output"), ("bicubic", "bicubic"), ("sinc", "sinc"))
-            }
-        return result
+    return result
+
+
+def prepare_low_resolution(case: Mapping[str, Any], scale: int, simulate: str, sigma: float) -> PreparedLowResolution:
+    """The LR image, μ (normalised), the baselines and the reference of a case.
+
+    Args:
+        case: a dictionary with "image" (a real 2-D slice, as from :func:`~monai_d3gm.io.load_mri_slice`).
+        scale: the super-resolution factor.
+        simulate: "none" (the image is the LR input), or "kspace" / "blur" (the image is the HR reference, degraded
+            with :func:`~.transforms.array.low_resolution`, as training degrades it).
+        sigma: blur of the "blur" degradation, in HR pixels.
+    """
+    if "image" not in case:
+        raise MRIInputError(
+            f"{case.get('path', 'the case')}: super-resolution takes an image (NIfTI or DICOM), not k-space; "
+            "use the MRI reconstruction bundle for k-space inputs."
+        )
+    image = real_slice(case["image"], case.get("path", "the case"))
+    if not np.any(image.numpy() if isinstance(image, torch.Tensor) else image):
+        index = case.get("slice_index")
+        raise MRIInputError(
+            f"{case.get('path', 'the case')}: {'slice ' + str(index) if index is not None else 'the image'} holds "
+            "only zeros (a padding slice?); choose a slice with data (slice_index), or super-resolve the whole "
+            "volume (whole_volume), which passes empty slices through as zeros."
+        )
+    if simulate not in SIMULATE_MODES:
+        raise MRIInputError(f"simulate must be one of {SIMULATE_MODES}, got {simulate!r}.")
+    reference = None
+    if simulate == "none":
+        lr = image
+    else:
+        if min(image.shape) < 4 * scale:
+            raise MRIInputError(f"the image {tuple(image.shape)} is too small to simulate a x{scale} LR image.")
+        reference = crop_to_multiple(image, scale)
+        lr = low_resolution(reference, scale, simulate, sigma)  # as SimulateLowResolution in training
+    mu = sinc_upsample(lr, scale)
+    norm = float(np.percentile(mu.numpy(), NORMALISE_PERCENTILE))
+    if not np.isfinite(norm) or norm <= 0:
+        raise MRIInputError(f"{case.get('path', 'the case')}: the image is empty (its 99.8th percentile is {norm}).")
+    bicubic = bicubic_upsample(lr, scale).clamp(min=0)
+    return PreparedLowResolution(lr, mu / norm, norm, mu.clamp(min=0), bicubic, reference, simulate)

@@ -1,25 +1,30 @@
 # Copyright (c) monai-d3gm contributors
 # Licensed under the Apache License, Version 2.0
-"""Super-resolution runner: HR geometry of NIfTI and DICOM outputs, simulated evaluation, early errors, the demo."""
+"""The super-resolution bundle's inference (``inference.json``'s evaluator and whole-volume runner, with a tiny
+untrained network): HR geometry of NIfTI and DICOM outputs, simulated evaluation, early errors, the demo."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import nibabel as nib
 import numpy as np
 import pytest
 import sigpy
 import torch
+from monai.bundle import ConfigParser
 
 from monai_d3gm.apps.reconstruction import MRIInputError
 from monai_d3gm.apps.super_resolution import upsampled_affine
-from monai_d3gm.apps.super_resolution.inference import MRISuperResolutionRunner, demo_case
+from monai_d3gm.apps.super_resolution.inference import SuperResolutionVolumeRunner, demo_case
 from monai_d3gm.apps.super_resolution.restore import D3GMSuperResolver
+from monai_d3gm.errors import documented_cause
 from monai_d3gm.inferers import D3GMInferer
 from monai_d3gm.io import read_dicom_series, write_fastmri, write_nifti
 from monai_d3gm.networks.nets import ScoreUNet
 from monai_d3gm.networks.schedulers import D3GMScheduler
+from tests.bundles.bundle_checks import BUNDLES
 from tests.io.test_dicom import make_dicom_series
 
 
@@ -29,6 +34,25 @@ def resolver():
     net = ScoreUNet(image_channels=1, channels=(8, 8), attention_levels=(False, False), norm_num_groups=4)
     inferer = D3GMInferer(D3GMScheduler(prediction_type="residual"), progress=False)
     return D3GMSuperResolver(net, inferer, scale=4, num_inference_steps=2)
+
+
+def run_pipeline(resolver, input_path, output_dir, **overrides) -> dict:
+    """The super-resolution bundle's ``restore`` with ``resolver``'s network (its weights are not loaded); returns the
+    summary."""
+    parser = ConfigParser()
+    parser.read_config(BUNDLES / "mri_super_resolution_d3gm" / "configs" / "inference.json")
+    settings = {"num_inference_steps": 2, "progress": False, "device": "$torch.device('cpu')"}
+    parser.update({"network": resolver.network, "input_path": str(input_path), "output_dir": str(output_dir),
+                   **settings, **overrides})  # fmt: skip
+    parser.get_parsed_content("restore")
+    return json.loads((output_dir / "metrics.json").read_text())
+
+
+def _refused(match: str, resolver, input_path, output_dir) -> None:
+    with pytest.raises(Exception) as raised:
+        run_pipeline(resolver, input_path, output_dir)
+    cause = documented_cause(raised.value)
+    assert isinstance(cause, MRIInputError) and re.search(match, str(cause)), raised.value
 
 
 def _phantom(n: int = 32) -> np.ndarray:
@@ -50,7 +74,7 @@ def test_nifti_low_resolution_input_gets_the_fine_grid(tmp_path, resolver):
     affine = np.diag([3.2, 3.6, 5.0, 1.0])
     affine[:3, 3] = [-50, 40, 12]
     write_nifti(np.stack([_phantom(16)] * 3, axis=-1), affine, tmp_path / "lr.nii.gz")
-    summary = MRISuperResolutionRunner(resolver, tmp_path / "out", tmp_path / "lr.nii.gz", slice_index=1)()
+    summary = run_pipeline(resolver, tmp_path / "lr.nii.gz", tmp_path / "out", slice_index=1)
     record = summary["cases"]["lr"]
     assert record["simulate"] == "none" and record["metrics"] == {}
     assert record["input_shape"] == [16, 16] and record["output_shape"] == [64, 64]
@@ -65,7 +89,7 @@ def test_nifti_low_resolution_input_gets_the_fine_grid(tmp_path, resolver):
 
 def test_simulated_evaluation_scores_three_methods(tmp_path, resolver):
     write_nifti(_phantom(34)[..., None], np.eye(4), tmp_path / "hr.nii.gz")
-    summary = MRISuperResolutionRunner(resolver, tmp_path / "out", tmp_path / "hr.nii.gz", simulate="blur")()
+    summary = run_pipeline(resolver, tmp_path / "hr.nii.gz", tmp_path / "out", simulate="blur")
     record = summary["cases"]["hr"]
     assert set(record["metrics"]) == {"d3gm", "bicubic", "sinc"}
     assert record["input_shape"] == [8, 8] and record["output_shape"] == [32, 32]  # cropped to a multiple of 4
@@ -78,7 +102,7 @@ def test_simulated_evaluation_scores_three_methods(tmp_path, resolver):
 def test_dicom_series_round_trip_is_aligned(tmp_path, resolver):
     make_dicom_series(tmp_path / "series", n=3, rows=12, cols=8)
     series = read_dicom_series(tmp_path / "series")
-    MRISuperResolutionRunner(resolver, tmp_path / "out", tmp_path / "series", slice_index=2)()
+    run_pipeline(resolver, tmp_path / "series", tmp_path / "out", slice_index=2)
     written = read_dicom_series(tmp_path / "out" / "series" / "dicom")
     assert written.volume.shape == (1, 48, 32)
     np.testing.assert_allclose(written.spacing[1:], np.array(series.spacing[1:]) / 4, rtol=1e-6)
@@ -91,12 +115,10 @@ def test_dicom_series_round_trip_is_aligned(tmp_path, resolver):
 
 def test_kspace_inputs_and_bad_options_fail_before_any_output(tmp_path, resolver):
     write_fastmri(tmp_path / "k.h5", np.ones((1, 16, 16), np.complex64))
-    with pytest.raises(MRIInputError, match="reconstruction bundle"):
-        MRISuperResolutionRunner(resolver, tmp_path / "out", tmp_path / "k.h5")()
+    _refused("reconstruction bundle", resolver, tmp_path / "k.h5", tmp_path / "out")
     assert not (tmp_path / "out").exists()
     write_nifti(np.zeros((16, 16, 1), np.float32), np.eye(4), tmp_path / "zero.nii.gz")
-    with pytest.raises(MRIInputError, match="slice 0 holds only zeros.*whole_volume"):
-        MRISuperResolutionRunner(resolver, tmp_path / "out", tmp_path / "zero.nii.gz")()
+    _refused("slice 0 holds only zeros.*whole_volume", resolver, tmp_path / "zero.nii.gz", tmp_path / "out")
     assert not (tmp_path / "out").exists()
     with pytest.raises(MRIInputError, match="simulate"):
         D3GMSuperResolver(resolver.network, resolver.inferer, simulate="bicubic")
@@ -116,8 +138,8 @@ def test_whole_volume_matches_the_slices_and_keeps_the_geometry(tmp_path, resolv
     volume = np.stack([_phantom(16) * (1 + 0.2 * k) for k in range(4)], axis=-1)
     volume[..., 0] = 0  # an empty end slice, as exports have
     write_nifti(volume, affine, tmp_path / "lr.nii.gz")
-    runner = MRISuperResolutionRunner(resolver, tmp_path / "out", tmp_path / "lr.nii.gz", whole_volume=True,
-                                      slices="0:3", progress=False)  # fmt: skip
+    runner = SuperResolutionVolumeRunner(resolver, tmp_path / "out", tmp_path / "lr.nii.gz", slices="0:3",
+                                         progress=False)  # fmt: skip
     with pytest.warns(UserWarning, match="1 slice"):
         record = runner()["cases"]["lr"]
     assert record["empty_slices"] == [0] and record["output_shape"] == [64, 64, 3]
@@ -125,13 +147,13 @@ def test_whole_volume_matches_the_slices_and_keeps_the_geometry(tmp_path, resolv
     np.testing.assert_allclose(img.affine, upsampled_affine(affine, 4, axes=(0, 1)), atol=1e-5)
     data = img.get_fdata()
     assert not data[..., 0].any()
-    one = MRISuperResolutionRunner(resolver, tmp_path / "one", tmp_path / "lr.nii.gz", slice_index=2)()
+    one = run_pipeline(resolver, tmp_path / "lr.nii.gz", tmp_path / "one", slice_index=2)
     single = nib.load(one["cases"]["lr"]["files"]["super_resolution"]).get_fdata()[..., 0]
     np.testing.assert_allclose(data[..., 2], single, atol=1e-4 * single.max())
 
     make_dicom_series(tmp_path / "series", n=3, rows=12, cols=8)
     series = read_dicom_series(tmp_path / "series")
-    MRISuperResolutionRunner(resolver, tmp_path / "dcm", tmp_path / "series", whole_volume=True, progress=False)()
+    SuperResolutionVolumeRunner(resolver, tmp_path / "dcm", tmp_path / "series", progress=False)()
     written = read_dicom_series(tmp_path / "dcm" / "series" / "dicom")
     assert written.volume.shape == (3, 48, 32)
     np.testing.assert_allclose(written.affine, upsampled_affine(series.affine, 4, axes=(1, 2)), atol=1e-4)
