@@ -8,5 +8,15 @@ from __future__ import annotations
 from .figures import SaveComparisond, metrics_title
 from .posterior import PosteriorMeand
 from .utils import checked_copy, init_keys, run_chain
+from .writers import SaveCased, SaveMRISliced
 
-__all__ = ["PosteriorMeand", "SaveComparisond", "checked_copy", "init_keys", "metrics_title", "run_chain"]
+__all__ = [
+    "PosteriorMeand",
+    "SaveCased",
+    "SaveComparisond",
+    "SaveMRISliced",
+    "checked_copy",
+    "init_keys",
+    "metrics_title",
+    "run_chain",
+]

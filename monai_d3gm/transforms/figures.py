@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from monai.transforms import MapTransform
 
 from ..visualize import save_comparison
-from .utils import checked_copy, init_keys
+from .writers import SaveCased
 
 __all__ = ["SaveComparisond", "metrics_title"]
 
@@ -23,7 +22,7 @@ def metrics_title(metrics: Mapping[str, Mapping[str, float]] | None) -> str | No
     return ", ".join(f"{k}: {v['psnr']:.2f} dB / {v['ssim']:.3f}" for k, v in (metrics or {}).items()) or None
 
 
-class SaveComparisond(MapTransform):
+class SaveComparisond(SaveCased):
     """Save the case's panels side by side (input, output, reference, error map) as ``output_dir/NAME/<file_name>``
     and record the file under ``data[files_key]["comparison"]``; the title gives the case's metrics.
 
@@ -50,11 +49,10 @@ class SaveComparisond(MapTransform):
         metrics_key: str = "metrics",
         files_key: str = "files",
     ) -> None:
-        init_keys(self, list(panels.values()), allow_missing_keys=True)
-        self.output_dir = Path(output_dir)
+        super().__init__(output_dir, list(panels.values()), name_key, files_key)
         self.panels = dict(panels)
         self.error_gain, self.max_side, self.file_name = error_gain, max_side, file_name
-        self.name_key, self.metrics_key, self.files_key = name_key, metrics_key, files_key
+        self.metrics_key = metrics_key
 
     def _shown(self, image: Any) -> Any:
         if image is None or self.max_side is None:
@@ -63,12 +61,9 @@ class SaveComparisond(MapTransform):
         step = max(1, -(-max(image.shape[-2:]) // self.max_side))
         return image[..., ::step, ::step]
 
-    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-        d = checked_copy(self, data, required=[self.name_key])
-        out = self.output_dir / str(d[self.name_key])
-        out.mkdir(parents=True, exist_ok=True)
-        panels = {title: self._shown(d.get(key)) for title, key in self.panels.items()}
-        title = metrics_title(d.get(self.metrics_key))
-        path = save_comparison(out / self.file_name, panels, error_gain=self.error_gain, title=title)
-        d[self.files_key] = {**(d.get(self.files_key) or {}), "comparison": str(path)}
-        return d
+    def write(self, data: dict[Hashable, Any], folder: Path, files: dict[str, Any]) -> None:
+        panels = {title: self._shown(data.get(key)) for title, key in self.panels.items()}
+        title = metrics_title(data.get(self.metrics_key))
+        files["comparison"] = str(
+            save_comparison(folder / self.file_name, panels, error_gain=self.error_gain, title=title)
+        )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ...errors import MRIInputError
 from .dataset import VolumeSliceDataset, bundle_volumes, split_volumes, volume_files, volume_slices
 from .inference import MRIVolumeRunner, demo_case
-from .pipeline import ReconstructionResultd, SaveReconstructiond, mri_cases
+from .pipeline import ReconstructionResultd, mri_cases
 from .reconstruct import D3GMReconstructor, ReconstructionDataConsistency
 from .validation import ReconstructionValidator, held_out_cases, simulated_kspace
 from .volume import VolumeReconstruction
@@ -23,7 +23,6 @@ __all__ = [
     "ReconstructionDataConsistency",
     "ReconstructionResultd",
     "ReconstructionValidator",
-    "SaveReconstructiond",
     "VolumeReconstruction",
     "VolumeSliceDataset",
     "bundle_volumes",

@@ -33,6 +33,7 @@ from monai.transforms import MapTransform
 
 from ...errors import ImageInputError
 from ...transforms.utils import checked_copy, init_keys
+from ...transforms.writers import SaveCased
 from .demo import demo_pair
 from .io import write_rgb
 from .metrics import rgb_metrics
@@ -119,7 +120,7 @@ class PhotoMetricsd(MapTransform):
         return d
 
 
-class SavePhotod(MapTransform):
+class SavePhotod(SaveCased):
     """Write ``NAME/restored.png`` (8-bit RGB) and, when several samples were drawn, ``NAME/std.png`` (the spread,
     amplified 10x); the files go to ``data[files_key]``.
 
@@ -137,20 +138,12 @@ class SavePhotod(MapTransform):
         name_key: str = "name",
         files_key: str = "files",
     ) -> None:
-        init_keys(self, keys, allow_missing_keys=True, error=ImageInputError)
-        self.output_dir = Path(output_dir)
-        self.name_key, self.files_key = name_key, files_key
+        super().__init__(output_dir, keys, name_key, files_key, error=ImageInputError)
 
-    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-        d = checked_copy(self, data, required=[self.name_key], error=ImageInputError)
-        out = self.output_dir / str(d[self.name_key])
-        out.mkdir(parents=True, exist_ok=True)
-        files = dict(d.get(self.files_key) or {})
+    def write(self, data: dict[Hashable, Any], folder: Path, files: dict[str, Any]) -> None:
         names, gains = {"output": "restored"}, {"std": 10.0}
-        for key in self.key_iterator(d):
-            if d[key] is not None:
+        for key in self.key_iterator(data):
+            if data[key] is not None:
                 name = names.get(str(key), str(key))
-                image = np.clip(np.asarray(d[key]) * gains.get(str(key), 1.0), 0, 1)
-                files[name] = str(write_rgb(out / f"{name}.png", image))
-        d[self.files_key] = files
-        return d
+                image = np.clip(np.asarray(data[key]) * gains.get(str(key), 1.0), 0, 1)
+                files[name] = str(write_rgb(folder / f"{name}.png", image))

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Hashable, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,10 +32,10 @@ from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
 from ...errors import MRIInputError
-from ...io import write_dicom_series, write_nifti
-from ...io.geometry import slice_affine
+from ...io.dicom import DicomSeries
 from ...io.inputs import case_name
 from ...transforms.utils import checked_copy, init_keys
+from ...transforms.writers import SaveMRISliced
 from .geometry import upsampled_affine, upsampled_series
 from .inference import demo_case, find_image_inputs
 from .restore import SIMULATE_MODES, PreparedLowResolution, prepare_low_resolution, super_resolution_result
@@ -104,10 +103,10 @@ class SuperResolutionResultd(MapTransform):
         return d
 
 
-class SaveSuperResolutiond(MapTransform):
+class SaveSuperResolutiond(SaveMRISliced):
     """Write ``NAME/super_resolution.nii.gz`` and ``NAME/std.nii.gz`` (several samples) on the fine grid (the
-    input's grid for a simulated reference), and ``NAME/dicom/`` for DICOM inputs; the files go to
-    ``data[files_key]``.
+    input's grid for a simulated reference), and ``NAME/dicom/`` (the HR PixelSpacing and ImagePositionPatient) for
+    DICOM inputs; the files go to ``data[files_key]``.
 
     Args:
         output_dir: the run's output folder.
@@ -125,30 +124,19 @@ class SaveSuperResolutiond(MapTransform):
         name_key: str = "name",
         files_key: str = "files",
     ) -> None:
-        init_keys(self, keys, allow_missing_keys=True)
-        self.output_dir = Path(output_dir)
-        self.write_dicom = write_dicom
-        self.name_key, self.files_key = name_key, files_key
+        super().__init__(output_dir, write_dicom, keys, {"output": "super_resolution"}, "D3GM super-resolution",
+                         name_key, files_key, required=("scale", "simulate"))  # fmt: skip
 
-    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-        d = checked_copy(self, data, required=[self.name_key, "scale", "simulate"])
-        out = self.output_dir / str(d[self.name_key])
-        out.mkdir(parents=True, exist_ok=True)
-        affine, axis = slice_affine(d)
-        upsampled = d["simulate"] == "none"  # a simulated reference was only cropped at its end: its grid is kept
-        if upsampled:
-            affine = upsampled_affine(affine, d["scale"], [a for a in range(3) if a != axis])
-        files: dict[str, Any] = dict(d.get(self.files_key) or {})
-        names = {"output": "super_resolution"}
-        for key in self.key_iterator(d):
-            if d[key] is not None:
-                name = names.get(str(key), str(key))
-                image = np.expand_dims(np.asarray(d[key], dtype=np.float32), axis)
-                files[name] = str(write_nifti(image, affine, out / f"{name}.nii.gz"))
-        if self.write_dicom and d.get("format") == "dicom":
-            output = np.asarray(d["output"], dtype=np.float32)[None]
-            hr = upsampled_series(d["series"], output, d["scale"] if upsampled else 1, [d["slice_index"]])
-            written = write_dicom_series(output, hr, out / "dicom", "D3GM super-resolution", overwrite=True)
-            files["dicom"] = [str(f) for f in written]
-        d[self.files_key] = files
-        return d
+    @staticmethod
+    def _factor(data: Mapping[Hashable, Any]) -> int:
+        """A simulated reference was only cropped at its end: its grid (factor 1) is kept."""
+        return int(data["scale"]) if data["simulate"] == "none" else 1
+
+    def geometry(self, data: Mapping[Hashable, Any]) -> tuple[np.ndarray, int]:
+        affine, axis = super().geometry(data)
+        if self._factor(data) > 1:
+            affine = upsampled_affine(affine, self._factor(data), [a for a in range(3) if a != axis])
+        return affine, axis
+
+    def dicom_series(self, data: Mapping[Hashable, Any], image: np.ndarray) -> DicomSeries:
+        return upsampled_series(data["series"], image, self._factor(data), [data["slice_index"]])
