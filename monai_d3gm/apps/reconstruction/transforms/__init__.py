@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ....transforms.io import LoadMRISliced  # the loader is shared by the MRI tasks; importable here too
 from .array import (
     AbsorbBackgroundPhase,
     AddKspaceNoise,
@@ -22,7 +23,6 @@ from .dictionary import (
     ChannelsToComplexd,
     ComplexToChannelsd,
     EstimateCoilMapsd,
-    LoadMRISliced,
     NormalizeByMaxd,
     ScaleBackd,
     SenseAdjointd,

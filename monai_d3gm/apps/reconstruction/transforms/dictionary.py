@@ -25,7 +25,6 @@ from monai.config import KeysCollection
 from monai.transforms import MapTransform, Randomizable
 
 from ....errors import MRIInputError
-from ....io import load_mri_slice
 from ....physics.fft import tensor_input
 from ....transforms.utils import checked_copy, init_keys
 from .array import (
@@ -44,7 +43,6 @@ from .array import (
 __all__ = [
     "init_keys",
     "checked_copy",
-    "LoadMRISliced",
     "SimulateKspaced",
     "AddKspaceNoised",
     "UndersampleKspaced",
@@ -56,33 +54,6 @@ __all__ = [
     "ChannelsToComplexd",
     "ScaleBackd",
 ]
-
-
-class LoadMRISliced(MapTransform):
-    """Replace ``data[key]`` (a path) by one 2-D slice of that MRI input and merge the result into the dictionary.
-
-    See :func:`monai_d3gm.io.load_mri_slice` for the formats and the keys it adds ("kspace",
-    "mask", "reference" for raw data; "image", "affine" for NIfTI and DICOM). ``slice_axis`` is the slice axis of
-    NIfTI volumes (DICOM series use their slice dimension).
-    """
-
-    def __init__(
-        self,
-        keys: KeysCollection = "path",
-        slice_index: int | None = None,
-        slice_axis: int = -1,
-        allow_missing_keys: bool = False,
-    ) -> None:
-        init_keys(self, keys, allow_missing_keys)
-        self.slice_index = slice_index
-        self.slice_axis = slice_axis
-
-    def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
-        d = checked_copy(self, data)
-        for key in self.key_iterator(d):
-            index = d.get("slice_index", self.slice_index)
-            d.update(load_mri_slice(d[key], slice_index=index, slice_axis=self.slice_axis))
-        return d
 
 
 class SimulateKspaced(Randomizable, MapTransform):
