@@ -27,7 +27,7 @@ def load_bundle_network(bundle, weights=None, **updates) -> tuple[torch.nn.Modul
     net = parser.get_parsed_content("network")
     path = weights or bundle / "models" / "model.pt"
     net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return net.eval(), parser.get_parsed_content("inferer")
+    return net.eval(), parser.get_parsed_content("d3gm_inferer")
 
 
 def environment() -> str:

@@ -16,6 +16,7 @@ Property-based tests (``tests/**/test_*_fuzz.py``) check that nothing else escap
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import traceback
@@ -85,6 +86,8 @@ def report_documented_errors() -> None:
     process has a :class:`D3GMInputError` or :class:`NonFiniteSampleError` in its chain, the traceback is left out
     (set ``D3GM_TRACEBACK=1`` to see it) and ``error: <message>`` is printed to stderr as the last line; the exit
     status stays non-zero (1). Any other exception prints its traceback as usual. Calling it twice installs one hook.
+    The logging handlers configured by then also drop an ignite engine's "terminating due to exception" records of a
+    documented error.
     """
     if getattr(sys.excepthook, "_d3gm", False):
         return
@@ -102,3 +105,17 @@ def report_documented_errors() -> None:
 
     hook._d3gm = True  # type: ignore[attr-defined]
     sys.excepthook = hook
+    quiet = _EngineErrorFilter()
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in getattr(logger, "handlers", []):
+            handler.addFilter(quiet)
+
+
+class _EngineErrorFilter(logging.Filter):
+    """Drops an engine's "... terminating due to exception" log records when the exception is a documented error: the
+    hook prints its message as the last line, so the log need not announce it first (other errors are logged)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR or "terminating due to exception" not in record.getMessage():
+            return True
+        return documented_cause(sys.exc_info()[1]) is None

@@ -71,6 +71,7 @@ class PosteriorRestorer:
     num_inference_steps = _delegated("num_inference_steps", "network evaluations per sample.")
     sampler = _delegated("sampler", "the sampler's name.")
     num_samples = _delegated("num_samples", "posterior samples drawn.")
+    tiling = _delegated("tiling", "how images are split into tiles (None: restored whole).")
 
     def sample(
         self,

@@ -4,4 +4,4 @@
 from __future__ import annotations
 
 from .prepare_batch import D3GMPrepareBatch
-from .restoration import RestorationPrepareBatch, case_loader
+from .restoration import RestorationPrepareBatch

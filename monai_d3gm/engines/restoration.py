@@ -5,7 +5,7 @@ inferer, writing and metrics as postprocessing.
 
 A bundle's ``inference.json`` wires::
 
-    cases ─ Dataset(preprocessing) ─ case_loader ─ SupervisedEvaluator(
+    cases ─ Dataset(preprocessing) ─ DataLoader(batch_size=None) ─ SupervisedEvaluator(
         prepare_batch=RestorationPrepareBatch,      # μ as a batch of one, the sampler's noise, data consistency
         inferer=PosteriorInferer,                   # num_samples samples, (1, N, C, H, W)
         postprocessing=Compose([...]),              # mean / std, back to the input's scale, files, figure, metrics
@@ -18,33 +18,19 @@ hands each case's dictionary over as it is (``batch_size=None``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
-from monai.data import Dataset
-from monai.data.utils import no_collation
 from monai.engines.utils import PrepareBatch
-from torch.utils.data import DataLoader
 
 from ..noise import ItemNoise, NoiseSource
 from ..physics.consistency import DataConsistency
 
-__all__ = ["RestorationPrepareBatch", "case_loader"]
+__all__ = ["RestorationPrepareBatch"]
 
 #: builds a case's data consistency: ``factory(case, generator, device)``
 DataConsistencyFactory = Callable[[Mapping[str, Any], NoiseSource, torch.device], DataConsistency | None]
-
-
-def case_loader(cases: Sequence[Mapping[str, Any]], transform: Callable | None = None) -> DataLoader:
-    """Load ``cases`` one at a time through ``transform`` (the preprocessing), in order, in this process (so that a
-    refused input stops the run with its own message), without collating them.
-
-    Args:
-        cases: one dictionary per case (e.g. ``{"name": ..., "input": path}``).
-        transform: the preprocessing.
-    """
-    return DataLoader(Dataset(list(cases), transform), batch_size=None, collate_fn=no_collation, num_workers=0)
 
 
 class RestorationPrepareBatch(PrepareBatch):

@@ -38,7 +38,8 @@ class PosteriorInferer(Inferer):
         sampler: a sampler registered in ``Samplers`` ("sde", "ode", "posterior").
         num_samples: samples drawn, >= 1.
         tiling: restore images tile by tile (:class:`~monai_d3gm.apps.restoration.TiledRestoration`, or any
-            ``tiling(image, restore) -> image``); μ then stays where it is and each tile goes to the network's device.
+            ``tiling(image, restore) -> image``); the image is then kept in CPU memory and each tile goes to the
+            network's device.
         clip: clamp each sample (each tile) to ``(low, high)``, e.g. (0, 1) for photos.
         error: the documented error raised on bad settings (a task's :class:`~monai_d3gm.errors.D3GMInputError`).
     """
@@ -94,7 +95,8 @@ class PosteriorInferer(Inferer):
             )
             return (out if self.clip is None else out.clamp(*self.clip)).to(image.device)
 
-        return restore(mu) if self.tiling is None else self.tiling(mu, restore)
+        # tiled: the whole image stays in CPU memory, and only a tile at a time goes to the network's device
+        return restore(mu) if self.tiling is None else self.tiling(mu.cpu(), restore)
 
     @torch.no_grad()
     def __call__(  # type: ignore[override]

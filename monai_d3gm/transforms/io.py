@@ -16,7 +16,8 @@ __all__ = ["LoadMRISliced"]
 
 
 class LoadMRISliced(MapTransform):
-    """Replace ``data[key]`` (a path) by one 2-D slice of that MRI input and merge the result into the dictionary.
+    """Load one 2-D slice of the MRI input at ``data[key]`` (a path) and merge what the reader returns into the
+    dictionary (the path stays under ``key``).
 
     See :func:`monai_d3gm.io.load_mri_slice` for the formats and the keys it adds ("kspace",
     "mask", "reference" for raw data; "image", "affine" for NIfTI and DICOM). ``slice_axis`` is the slice axis of

@@ -14,7 +14,7 @@ import numpy as np
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
-from ..errors import D3GMInputError, MRIInputError
+from ..errors import D3GMInputError
 from ..io import write_dicom_series, write_nifti
 from ..io.dicom import DicomSeries
 from ..io.geometry import slice_affine
@@ -42,7 +42,7 @@ class SaveCased(MapTransform):
         name_key: str = "name",
         files_key: str = "files",
         required: Sequence[str] = (),
-        error: type[D3GMInputError] = MRIInputError,
+        error: type[D3GMInputError] = D3GMInputError,
     ) -> None:
         init_keys(self, keys, allow_missing_keys=True, error=error)
         self.output_dir = Path(output_dir)

@@ -22,3 +22,20 @@ def test_train_and_inference_define_the_same_model(bundle):
     for key in MODEL_KEYS:
         assert (key in train) == (key in inference), f"{bundle.name}: {key!r} is set in only one of the configs"
         assert train.get(key) == inference.get(key), f"{bundle.name}: train.json and inference.json differ in {key!r}"
+
+
+@pytest.mark.parametrize("bundle", BUNDLES, ids=lambda p: p.name)
+def test_inference_config_has_every_property_monai_expects_of_an_infer_workflow(bundle):
+    """``inference.json`` in the Model Zoo layout: MONAI's infer-workflow properties (``bundle_root``, ``device``,
+    ``network_def``, ``inferer``, ``dataset_dir``, ``dataset``, ``evaluator``, ``preprocessing``,
+    ``postprocessing``, ...) are all there, and the evaluator runs the inferer and the postprocessing named so."""
+    from monai.bundle import ConfigWorkflow
+
+    configs = bundle / "configs"
+    workflow = ConfigWorkflow(config_file=str(configs / "inference.json"), meta_file=str(configs / "metadata.json"),
+                              workflow_type="infer", bundle_root=str(bundle))  # fmt: skip
+    workflow.initialize()
+    assert workflow.check_properties() == []
+    evaluator = json.loads((configs / "inference.json").read_text())["evaluator"]
+    assert evaluator["_target_"] == "SupervisedEvaluator"
+    assert (evaluator["inferer"], evaluator["postprocessing"]) == ("@inferer", "@postprocessing")

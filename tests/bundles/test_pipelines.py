@@ -81,8 +81,8 @@ def test_photo_pipeline_writes_what_the_restorer_computes(tmp_path, bundle, task
     parser = _parser(bundle, network, tmp_path, tile_size=128)
     parser.get_parsed_content("restore")
     name, record = _case(tmp_path)
-    restorer = D3GMImageRestorer(network, parser.get_parsed_content("inferer"), parser.get_parsed_content("tiling"),
-                                 num_inference_steps=2, num_samples=2)  # fmt: skip
+    inferer, tiling = parser.get_parsed_content("d3gm_inferer"), parser.get_parsed_content("tiling")
+    restorer = D3GMImageRestorer(network, inferer, tiling, num_inference_steps=2, num_samples=2)
     pair = demo_pair(task)
     computed = restorer(pair["input"])
     written = np.asarray(Image.open(record["files"]["restored"]))

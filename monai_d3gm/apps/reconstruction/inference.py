@@ -25,6 +25,7 @@ from ...io.files import write_json
 from ...io.geometry import slab_geometry, volume_slice_range
 from ...io.inputs import case_name, find_mri_inputs
 from ...metrics import average_metrics
+from ...transforms.figures import metrics_title
 from ...visualize import save_comparison
 from ..runner import run_cases
 from .transforms import SimulateKspace
@@ -140,7 +141,7 @@ class MRIVolumeRunner:
             written = write_dicom_series(result["magnitude"], part, out / "dicom", overwrite=True)
             files["dicom"] = [str(f) for f in written]
         metrics = average_metrics(result["metrics"])
-        title = ", ".join(f"{k}: {v['psnr']:.2f} dB / {v['ssim']:.3f}" for k, v in metrics.items()) or None
+        title = metrics_title(metrics)
         files["comparison"] = str(self._comparison(out / "comparison.png", result["middle"], metrics and title))
         if len(chosen) > 1:
             column = result["magnitude"].shape[2] // 2  # a through-plane reformat: slices x rows at the middle column

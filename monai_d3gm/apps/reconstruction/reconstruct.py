@@ -19,7 +19,7 @@ from ...physics.fft import channels_to_complex, complex_to_channels, ifft2c
 from ...physics.sense import consistent_coil_rss, root_sum_of_squares
 from ...transforms.utils import run_chain
 from ..restorer import PosteriorRestorer
-from .transforms import SenseAdjoint
+from .transforms import SenseAdjoint, SenseAdjointd
 from .transforms.inference import phase_encoding_along_h, reconstruction_preprocessing
 
 __all__ = [
@@ -116,8 +116,9 @@ class D3GMReconstructor(PosteriorRestorer):
         device: where to run.
         preprocessing: the transforms (or a ``Compose``) that turn a loaded case into the prepared slice; default
             :func:`~.transforms.inference.reconstruction_preprocessing` of ``mask``, ``mask_seed``, ``calib_width``
-            and ``mu_iterations`` (the bundle passes the chain its ``inference.json`` spells out). They run one by
-            one, so a refused input raises its own error.
+            and ``mu_iterations`` (the bundle passes the chain its ``inference.json`` spells out; ``mask``,
+            ``mask_seed`` and ``calib_width`` then belong to the chain, and ``mu_iterations`` is read from its
+            ``SenseAdjointd``). They run one by one, so a refused input raises its own error.
     """
 
     error = MRIInputError
@@ -141,22 +142,24 @@ class D3GMReconstructor(PosteriorRestorer):
         device: str | torch.device = "cpu",
         preprocessing: Sequence[Callable] | None = None,
     ) -> None:
-        if data_consistency not in DC_MODES:
-            raise MRIInputError(f"data_consistency must be one of {DC_MODES}, got {data_consistency!r}.")
+        self.consistency = ReconstructionDataConsistency(data_consistency, sense_lam, sense_iterations)
         if coil_combination not in COIL_COMBINATIONS:
             raise MRIInputError(f"coil_combination must be one of {COIL_COMBINATIONS}, got {coil_combination!r}.")
+        if preprocessing is not None and mask is not None:
+            raise MRIInputError(
+                "the mask belongs to the preprocessing chain (UndersampleAcquisitiond) when a chain is given; pass it "
+                "there, not to the reconstructor as well."
+            )
         super().__init__(network, inferer, num_inference_steps, sampler, num_samples, seed, device)
-        self.mask = mask
-        self.mask_seed = mask_seed
         self.data_consistency = data_consistency
         self.coil_combination = coil_combination
-        self.mu_iterations = mu_iterations
-        self.preprocessing = list(
-            reconstruction_preprocessing(mask, mask_seed, calib_width, mu_iterations)
-            if preprocessing is None
-            else getattr(preprocessing, "transforms", preprocessing)
-        )
-        self.consistency = ReconstructionDataConsistency(data_consistency, sense_lam, sense_iterations)
+        if preprocessing is None:
+            self.preprocessing = reconstruction_preprocessing(mask, mask_seed, calib_width, mu_iterations)
+        else:
+            self.preprocessing = list(getattr(preprocessing, "transforms", preprocessing))
+        # the zero-filled image of a CG-SENSE μ is the adjoint's: the result needs the iterations μ was built with
+        adjoints = [t for t in self.preprocessing if isinstance(t, SenseAdjointd)]
+        self.mu_iterations = adjoints[0].adjoint.iterations if adjoints else mu_iterations
 
     def prepare(self, case: dict[str, Any]) -> PreparedSlice:
         """k-space, mask, coil maps, μ (normalised) and the reference of a case, without sampling: the

@@ -42,9 +42,6 @@ from .tiling import TiledRestoration
 
 __all__ = ["PhotoMetricsd", "PhotoTilingd", "SavePhotod", "photo_cases"]
 
-#: the comparison figure shows photos at most this many pixels on their longer side
-FIGURE_SIDE = 640
-
 
 def _check_photo_file(path: str) -> tuple[int, int]:
     """Open the header and verify the file (no full decode); returns (width, height)."""

@@ -44,10 +44,8 @@ class D3GMImageRestorer(PosteriorRestorer):
         seed: int = 0,
         device: str | torch.device = "cpu",
     ) -> None:
-        self.tiling = tiling or TiledRestoration()
-        super().__init__(
-            network, inferer, num_inference_steps, sampler, num_samples, seed, device, self.tiling, clip=(0.0, 1.0)
-        )
+        tiling = tiling or TiledRestoration()
+        super().__init__(network, inferer, num_inference_steps, sampler, num_samples, seed, device, tiling, (0.0, 1.0))
 
     @torch.no_grad()
     def __call__(self, image: Any) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from ...io.files import write_json
 from ...io.geometry import slab_geometry, slice_ranges, volume_slice_range
 from ...io.inputs import case_name, find_mri_inputs
 from ...metrics import average_metrics
+from ...transforms.figures import metrics_title
 from ...visualize import save_comparison
 from ..runner import run_cases
 from .geometry import upsampled_affine, upsampled_series
@@ -178,7 +179,7 @@ class SuperResolutionVolumeRunner:
             written = write_dicom_series(result["output"], hr, out / "dicom", "D3GM super-resolution", overwrite=True)
             files["dicom"] = [str(f) for f in written]
         metrics = average_metrics(result["metrics"])
-        title = ", ".join(f"{k}: {v['psnr']:.2f} dB / {v['ssim']:.3f}" for k, v in metrics.items()) or None
+        title = metrics_title(metrics)
         middle = result["middle"]
         panels = {"input (sinc)": middle["sinc"], "bicubic": middle["bicubic"], "output": middle["output"],
                   "reference": middle.get("reference"), "posterior std": middle.get("std")}  # fmt: skip

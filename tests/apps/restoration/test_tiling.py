@@ -73,7 +73,7 @@ def test_tiles_match_whole_image_within_tolerance(task, sampler):
     config.read_config(BUNDLES / f"{task}_d3gm" / "configs" / "inference.json")
     net = config.get_parsed_content("network_def")
     net.load_state_dict(torch.load(BUNDLES / f"{task}_d3gm" / "models" / "model.pt", weights_only=True))
-    inferer = config.get_parsed_content("inferer")
+    inferer = config.get_parsed_content("d3gm_inferer")
     pair = demo_pair(task)
     image, reference = pair["input"][:, :256, :320], pair["reference"][:, :256, :320]
     whole = D3GMImageRestorer(net, inferer, TiledRestoration(None), 3, sampler)(image)["output"]

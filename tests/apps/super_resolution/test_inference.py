@@ -186,3 +186,14 @@ def test_kspace_simulation_does_not_use_sigma():
     assert resolver.prepare({"image": image, "simulate": "kspace"}).lr.shape == (8, 8)
     with pytest.raises(MRIInputError, match="num_samples must be >= 1"):  # checked before the scale, as it was
         D3GMSuperResolver(torch.nn.Identity(), D3GMInferer(D3GMScheduler()), scale=1, num_samples=0)
+
+
+def test_whole_volume_through_the_config_prepares_no_single_slice(tmp_path, resolver):
+    """``whole_volume`` runs the volume runner only: the per-slice evaluator's cases stay empty, so an all-zero middle
+    slice (which single-slice mode refuses) passes through as zeros."""
+    volume = np.stack([_phantom(16), np.zeros((16, 16), np.float32), _phantom(16)], axis=-1)
+    write_nifti(volume, np.eye(4), tmp_path / "gap.nii.gz")
+    with pytest.warns(UserWarning, match="1 slice"):
+        summary = run_pipeline(resolver, tmp_path / "gap.nii.gz", tmp_path / "out", whole_volume=True)
+    assert summary["cases"]["gap"]["empty_slices"] == [1]
+    _refused("slice 1 holds only zeros", resolver, tmp_path / "gap.nii.gz", tmp_path / "single")

@@ -150,7 +150,7 @@ class UndersampleAcquisitiond(MapTransform):
             f"{data.get('path', 'the k-space')}: only {sampled:.0%} of k-space is sampled, so the data is already "
             "undersampled; reconstructing from its acquired samples instead of applying the mask (set "
             "use_acquired_mask to silence this).",
-            stacklevel=3,
+            stacklevel=2,
         )
         return sampling_mask_of(full).float()
 
