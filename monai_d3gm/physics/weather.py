@@ -76,9 +76,19 @@ def _check_parameter(value: object, name: str, low: float, high: float = math.in
 
 
 def add_rain(
-    image: np.ndarray, density: float = 0.004, length: int = 15, angle: float = 75.0, intensity: float = 0.6, seed=0
+    image: np.ndarray,
+    density: float = 0.004,
+    length: int = 15,
+    angle: float = 75.0,
+    intensity: float = 0.6,
+    seed=0,
+    width: int = 1,
+    veil: float = 0.0,
+    veil_light: float = 0.85,
 ) -> np.ndarray:
-    """Rain streaks: sparse random drops, blurred along a line of ``length`` pixels at ``angle`` degrees, added.
+    """Rain streaks: sparse random drops, ``width`` pixels wide, blurred along a line of ``length`` pixels at
+    ``angle`` degrees and added; with ``veil`` > 0, first the mist of heavy rain (as in Rain100H): the photo is blended
+    towards ``veil_light``.
 
     Args:
         image: ``(3, H, W)`` (or grey ``(1, H, W)``) in [0, 1].
@@ -87,6 +97,9 @@ def add_rain(
         angle: streak direction in degrees from horizontal.
         intensity: brightness added along a streak.
         seed: random seed.
+        width: streak width in pixels (the drops are dilated to ``width`` x ``width``).
+        veil: share of the mist, in [0, 1).
+        veil_light: brightness of the mist.
 
     Raises:
         ImageInputError: a bad image (see :func:`check_clean_image`) or parameter.
@@ -95,8 +108,11 @@ def add_rain(
     _check_parameter(density, "density", 0.0, 1.0)
     _check_parameter(angle, "angle", -math.inf, math.inf)
     _check_parameter(intensity, "intensity", -math.inf, math.inf)
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
-        raise ImageInputError(f"length must be an integer >= 1 (pixels), got {length!r}.")
+    for value, name in ((length, "length"), (width, "width")):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ImageInputError(f"{name} must be an integer >= 1 (pixels), got {value!r}.")
+    _check_parameter(veil, "veil", 0.0, 0.99)
+    _check_parameter(veil_light, "veil_light", 0.0, 1.0)
     try:
         rng = np.random.default_rng(seed)
     except (TypeError, ValueError) as err:
@@ -109,8 +125,13 @@ def add_rain(
         y, x = round(c - s * math.sin(math.radians(angle))), round(c + s * math.cos(math.radians(angle)))
         k[y, x] = 1.0
     k /= k.max()
-    streaks = F.conv2d(torch.from_numpy(drops)[None, None], torch.from_numpy(k)[None, None], padding=length // 2)
+    drops_t = torch.from_numpy(drops)[None, None]
+    if width > 1:  # thicker drops; max pooling keeps each drop's brightness
+        drops_t = F.max_pool2d(drops_t, width, stride=1, padding=width // 2)[..., :h, :w]
+    streaks = F.conv2d(drops_t, torch.from_numpy(k)[None, None], padding=length // 2)
     streaks = (streaks[0, 0, :h, :w].clamp(0, 1) * intensity).numpy()
+    if veil > 0:
+        image = image * (1 - veil) + veil * veil_light
     return np.clip(image + streaks[None], 0.0, 1.0).astype(np.float32)
 
 

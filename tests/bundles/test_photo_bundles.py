@@ -71,23 +71,30 @@ def test_zip_download_and_inference_on_a_tiny_paired_folder(tmp_path, task):
     assert (out / "0" / "comparison.png").is_file()
 
 
+def _small_data(data: Path, as_text: bool = True) -> dict:
+    """Overrides that train (and validate) on the generated pairs: their clean photos also serve as the clean photos
+    synthetic rain is drawn on and as the validation photos (``as_text``: for the command line)."""
+    clean = [str(data / "target")]
+    settings = {"dataset_dir": str(data), "holdout": [], "clean_dirs": clean, "clean_repeats": 1,
+                "validation_pairs": [], "validation_clean_dirs": clean}  # fmt: skip
+    return {k: json.dumps(v) if as_text and isinstance(v, list) else v for k, v in settings.items()}
+
+
 @pytest.mark.parametrize("task", TASKS)
 def test_train_two_iterations(tmp_path, task):
     data = _pairs(tmp_path / "data", size=(128, 128))
-    check_train_two_iterations(_bundle(task), tmp_path, dataset_dir=str(data), holdout="[]", repeats=2)
+    check_train_two_iterations(_bundle(task), tmp_path, repeats=2, **_small_data(data))
 
 
 def test_train_resumes_mid_epoch_like_an_uninterrupted_run(tmp_path):
-    check_resume_mid_epoch(
-        _bundle("derain"), tmp_path, dataset_dir=str(_pairs(tmp_path / "data", size=(128, 128))), holdout=[], repeats=4
-    )
+    data = _pairs(tmp_path / "data", size=(128, 128))
+    check_resume_mid_epoch(_bundle("derain"), tmp_path, repeats=4, **_small_data(data, as_text=False))
 
 
 def test_multi_gpu_train_config_runs_ddp_on_cpu(tmp_path):
-    data = _pairs(tmp_path / "data", size=(128, 128))
     """``multi_gpu_train.json`` with torchrun (gloo on CPU): 2 processes reproduce the loss curve of 1 process."""
-    run_ddp_against_one_process(_bundle("derain"), tmp_path, port=29519, dataset_dir=str(data), holdout="[]",
-                                repeats=6)  # fmt: skip
+    data = _pairs(tmp_path / "data", size=(128, 128))
+    run_ddp_against_one_process(_bundle("derain"), tmp_path, port=29519, repeats=6, **_small_data(data))
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from monai.data import Dataset
 
 from ...errors import ImageInputError
 from .io import read_rgb_uint8
-from .pairs import find_pairs
+from .pairs import find_images, find_pairs
 
 __all__ = ["PairedImageDataset"]
 
@@ -29,6 +29,10 @@ class PairedImageDataset(Dataset):
         repeats: visits of each pair per epoch.
         exclude: names of pairs (as :func:`~monai_d3gm.apps.restoration.pairs.find_pairs` names them) left out, e.g.
             the held-out test pairs; one string is one name.
+        clean_dirs: folders of clean photos without a degraded partner: each becomes an item ``{"mu": clean,
+            "target": clean, "clean_only": True}``, which the chain's
+            :class:`~monai_d3gm.apps.restoration.transforms.RandSyntheticDegradationd` always degrades.
+        clean_repeats: visits of each clean photo per epoch (default ``repeats``).
 
     Raises:
         ImageInputError: no folder (or not a path), ``repeats`` not an integer >= 1, ``exclude`` not names or naming
@@ -42,6 +46,8 @@ class PairedImageDataset(Dataset):
         transform: Callable | None = None,
         repeats: int = 1,
         exclude: Sequence[str] = (),
+        clean_dirs: Sequence[str | os.PathLike] = (),
+        clean_repeats: int | None = None,
     ) -> None:
         if isinstance(dataset_dirs, (str, bytes, os.PathLike)):
             dirs = [dataset_dirs]
@@ -54,8 +60,11 @@ class PairedImageDataset(Dataset):
             )
         if not dirs:
             raise ImageInputError("no dataset folder given; pass --dataset_dir with degraded/clean sub-folders.")
-        if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
-            raise ImageInputError(f"repeats must be an integer >= 1, got {repeats!r}.")
+        for value, name in ((repeats, "repeats"), (clean_repeats, "clean_repeats")):
+            if value is None and name == "clean_repeats":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ImageInputError(f"{name} must be an integer >= 1, got {value!r}.")
         if isinstance(exclude, str):
             exclude = [exclude]  # one name, not its characters
         exclude = list(exclude) if isinstance(exclude, Iterable) else exclude
@@ -81,4 +90,14 @@ class PairedImageDataset(Dataset):
         if not items:
             raise ImageInputError(f"every pair of {dirs} is excluded; nothing is left to train on.")
         self.pairs = items
-        super().__init__([items[i % len(items)] for i in range(len(items) * repeats)], transform=transform)
+        clean = [
+            {"mu": image, "target": image, "name": path.stem, "clean_only": True}
+            for folder in ([clean_dirs] if isinstance(clean_dirs, (str, os.PathLike)) else clean_dirs)
+            for path in find_images(folder)
+            for image in [read_rgb_uint8(path)]
+        ]
+        self.clean = clean
+        clean_repeats = repeats if clean_repeats is None else clean_repeats
+        data = [items[i % len(items)] for i in range(len(items) * repeats)]
+        data += [clean[i % len(clean)] for i in range(len(clean) * clean_repeats)] if clean else []
+        super().__init__(data, transform=transform)

@@ -103,8 +103,9 @@ def _check_prob(prob: object) -> float:
 
 
 class RandSyntheticDegradation(RandomizableTransform):
-    """Synthetic rain streaks (random density, length, angle, brightness) or haze (random thickness and airlight) on a
-    clean ``(3, H, W)`` image in [0, 1], applied with probability ``prob``; otherwise returns None.
+    """Synthetic rain (random density, length, angle, brightness and width of the streaks; on half of the images the
+    mist of heavy rain) or haze (random thickness and airlight) on a clean ``(3, H, W)`` image in [0, 1], applied with
+    probability ``prob``; otherwise returns None.
 
     Args:
         kind: "rain" or "haze".
@@ -128,11 +129,14 @@ class RandSyntheticDegradation(RandomizableTransform):
         r = self.R
         if self.kind == "rain":
             self._params = {
-                "density": float(r.uniform(0.002, 0.01)),
-                "length": int(r.randint(7, 25)),
+                "density": float(r.uniform(0.001, 0.02)),
+                "length": int(r.randint(7, 41)),
                 "angle": float(r.uniform(60, 120)),
-                "intensity": float(r.uniform(0.3, 0.8)),
+                "intensity": float(r.uniform(0.3, 0.9)),
                 "seed": int(r.randint(2**31 - 1)),
+                "width": int(r.randint(1, 4)),
+                # heavy rain's mist (Rain100H) on half of the images
+                "veil": float(r.uniform(0.05, 0.45)) if r.rand() < 0.5 else 0.0,
             }
         else:
             self._params = {"beta": float(r.uniform(0.3, 1.5)), "airlight": float(r.uniform(0.7, 1.0))}
@@ -147,18 +151,27 @@ class RandSyntheticDegradation(RandomizableTransform):
 
 
 class RandSyntheticDegradationd(RandomizableTransform, MapTransform):
-    """With probability ``prob``, ``data[degraded_key] = synthetic degradation of data[clean_key]``.
+    """With probability ``prob`` (always for items flagged by ``always_key``, e.g. clean photos without a degraded
+    partner), ``data[degraded_key] = synthetic degradation of data[clean_key]``.
 
     Args:
         clean_key: the clean image.
         degraded_key: the degraded image, replaced when the transform fires.
         kind, prob: see :class:`RandSyntheticDegradation`.
+        always_key: items whose value there is true are always degraded.
     """
 
-    def __init__(self, clean_key: str = "target", degraded_key: str = "mu", kind: str = "rain", prob: float = 0.5):
+    def __init__(
+        self,
+        clean_key: str = "target",
+        degraded_key: str = "mu",
+        kind: str = "rain",
+        prob: float = 0.5,
+        always_key: str = "clean_only",
+    ):
         init_keys(self, [clean_key], error=D3GMInputError)
         RandomizableTransform.__init__(self, _check_prob(prob))
-        self.clean_key, self.degraded_key = clean_key, degraded_key
+        self.clean_key, self.degraded_key, self.always_key = clean_key, degraded_key, always_key
         self.degrade = RandSyntheticDegradation(kind, prob=1.0)
 
     def set_random_state(self, seed=None, state=None) -> RandSyntheticDegradationd:
@@ -170,6 +183,6 @@ class RandSyntheticDegradationd(RandomizableTransform, MapTransform):
         d = checked_copy(self, data, error=D3GMInputError)
         clean = check_clean_image(d[self.clean_key], f"data[{self.clean_key!r}]")  # checked whether it fires or not
         self.randomize(None)
-        if self._do_transform:
+        if self._do_transform or bool(d.get(self.always_key, False)):
             d[self.degraded_key] = self.degrade(clean)
         return d

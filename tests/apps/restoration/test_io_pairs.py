@@ -82,6 +82,11 @@ def test_pairing_errors(tmp_path):
         find_pairs(tmp_path)
 
 
+def _save_pair(folder, name: str) -> None:
+    _save(folder / "input" / f"{name}.png", _photo())
+    _save(folder / "target" / f"{name}.png", _photo(seed=2))
+
+
 def test_paired_dataset_holds_out_and_checks_sizes(tmp_path):
     for name in ("1", "2"):
         _save(tmp_path / "input" / f"{name}.png", _photo())
@@ -125,3 +130,61 @@ def test_synthetic_degradation_is_seeded_and_loaded_images_are_scaled(tmp_path):
         np.testing.assert_array_equal(a, b)
         assert not np.allclose(a, d["target"]) and a.shape == (3, 48, 48)
     assert RandSyntheticDegradationd(prob=0.0)(d)["mu"] is d["mu"]
+
+
+def test_rain_width_and_mist():
+    """Wider streaks cover more pixels; the mist lifts the dark parts of the photo; the defaults are the old rain."""
+    from monai_d3gm.physics.weather import add_rain
+
+    dark = np.full((3, 64, 64), 0.1, np.float32)
+    thin, wide = add_rain(dark, density=0.005, seed=1), add_rain(dark, density=0.005, seed=1, width=3)
+    assert (wide > 0.15).sum() > 2 * (thin > 0.15).sum()
+    misty = add_rain(dark, density=0.0, veil=0.4, veil_light=0.9)
+    np.testing.assert_allclose(misty, 0.1 * 0.6 + 0.4 * 0.9, rtol=1e-6)
+    np.testing.assert_array_equal(add_rain(dark, seed=2), add_rain(dark, seed=2, width=1, veil=0.0))
+    with pytest.raises(ImageInputError, match="width"):
+        add_rain(dark, width=0)
+
+
+def test_clean_photos_join_the_pairs_and_are_always_degraded(tmp_path):
+    """``clean_dirs``: each clean photo is an item flagged ``clean_only``, which the synthetic degradation always
+    degrades (real pairs only with ``prob``)."""
+    _save_pair(tmp_path / "pairs", "1")
+    (tmp_path / "clean").mkdir()
+    write_rgb(tmp_path / "clean" / "a.png", np.random.default_rng(1).random((3, 24, 24)).astype(np.float32))
+    ds = PairedImageDataset(tmp_path / "pairs", repeats=2, clean_dirs=[tmp_path / "clean"], clean_repeats=3)
+    assert len(ds) == 2 + 3 and [item["name"] for item in ds.data].count("a") == 3
+    clean_item = next(item for item in ds.data if item.get("clean_only"))
+    d = {k: v.astype(np.float32) / 255 if isinstance(v, np.ndarray) else v for k, v in clean_item.items()}
+    out = RandSyntheticDegradationd(prob=0.0).set_random_state(0)(d)
+    assert not np.array_equal(out["mu"], d["target"])  # degraded although prob is 0
+    real = {k: v.astype(np.float32) / 255 if isinstance(v, np.ndarray) else v for k, v in ds.data[0].items()}
+    assert RandSyntheticDegradationd(prob=0.0)(real)["mu"] is real["mu"]
+
+
+def test_photo_validation_cases_and_validator(tmp_path):
+    """Validation scores the same images every time: named real pairs and seeded synthetic rain on clean photos."""
+    import torch
+
+    from monai_d3gm.apps.restoration.validation import PhotoValidator, photo_validation_cases
+    from monai_d3gm.inferers import D3GMInferer
+    from monai_d3gm.networks.nets import ScoreNAFNet
+    from monai_d3gm.networks.schedulers import D3GMScheduler
+
+    _save_pair(tmp_path / "pairs", "1")
+    (tmp_path / "clean").mkdir()
+    write_rgb(tmp_path / "clean" / "a.png", np.random.default_rng(1).random((3, 24, 24)).astype(np.float32))
+    cases = photo_validation_cases([tmp_path / "pairs"], ["1"], [tmp_path / "clean"])
+    again = photo_validation_cases([tmp_path / "pairs"], ["1"], [tmp_path / "clean"])
+    assert [c["name"] for c in cases] == ["1", "synthetic_a"]
+    np.testing.assert_array_equal(cases[1]["input"], again[1]["input"])
+    with pytest.raises(ImageInputError, match="not pairs"):
+        photo_validation_cases([tmp_path / "pairs"], ["9"])
+    torch.manual_seed(0)
+    net = ScoreNAFNet(2, 3, width=4, enc_blk_nums=(1,), middle_blk_num=1, dec_blk_nums=(1,))
+    validator = PhotoValidator(cases, D3GMInferer(D3GMScheduler(prediction_type="residual"), progress=False),
+                               num_inference_steps=2)  # fmt: skip
+    net.train()
+    first, second = validator(net), validator(net)
+    assert first == second and net.training  # deterministic, and the network's mode is restored
+    assert set(first) == {"psnr", "ssim", "input_psnr", "input_ssim"}
