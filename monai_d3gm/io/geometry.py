@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ from .load import MRIVolume
 __all__ = ["slab_geometry", "slice_affine", "slice_ranges", "volume_slice_range"]
 
 
-def slice_affine(case: dict[str, Any]) -> tuple[np.ndarray, int]:
+def slice_affine(case: Mapping[str, Any]) -> tuple[np.ndarray, int]:
     """Affine of the reconstructed slice as a one-slice volume, and the axis that has length one."""
     if "slice_affine" in case:
         return np.asarray(case["slice_affine"]), 2

@@ -96,7 +96,7 @@ class SaveMRISliced(SaveCased):
 
     def geometry(self, data: Mapping[Hashable, Any]) -> tuple[np.ndarray, int]:
         """The affine of the written one-slice volume, and its axis of length one."""
-        return slice_affine(dict(data))
+        return slice_affine(data)
 
     def dicom_series(self, data: Mapping[Hashable, Any], image: np.ndarray) -> DicomSeries:
         """The series the written slice ``image`` (1, H, W) derives from: the input's slice."""

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 from monai.config import KeysCollection
-from monai.transforms import MapTransform
+from monai.transforms import CopyItemsd, MapTransform
 
 from ....errors import MRIInputError
 from ....metrics import real_slice
@@ -35,6 +35,7 @@ from ....physics.fft import ifft2c
 from ....physics.sense import root_sum_of_squares, sampling_mask_of
 from ....transforms.utils import checked_copy, init_keys
 from .array import AbsorbBackgroundPhase, EstimateCoilMaps, UndersampleKspace, as_kspace
+from .dictionary import ComplexToChannelsd, NormalizeByMaxd, SenseAdjointd, SimulateKspaced
 
 __all__ = [
     "FULLY_SAMPLED",
@@ -236,10 +237,6 @@ def reconstruction_preprocessing(
 ) -> list[Callable]:
     """The chain of the module docstring after loading (the defaults of
     :class:`~monai_d3gm.apps.reconstruction.D3GMReconstructor`; the bundle's ``inference.json`` spells it out)."""
-    from monai.transforms import CopyItemsd
-
-    from .dictionary import ComplexToChannelsd, NormalizeByMaxd, SenseAdjointd, SimulateKspaced
-
     return [
         CheckMRISliced(),
         SimulateKspaced("image", num_coils=1, phase="none", allow_missing_keys=True),
