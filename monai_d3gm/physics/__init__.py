@@ -28,7 +28,7 @@ from .fft import channels_to_complex, complex_to_channels, fft2c, ifft2c
 from .masks import CartesianMask, RandomCartesianMask, acceleration_of, center_fraction_of, load_mask, poisson_mask
 from .resolution import blur_downsample, kspace_downsample, lowpass, sinc_upsample
 from .sense import SenseOperator, espirit_maps, lowres_maps, root_sum_of_squares
-from .weather import add_haze, add_rain
+from .weather import add_haze, add_rain, random_depth
 
 __all__ = [
     "CartesianMask",
@@ -58,6 +58,7 @@ __all__ = [
     "lowres_maps",
     "poisson_mask",
     "random_coil_maps",
+    "random_depth",
     "relative_noise_std",
     "root_sum_of_squares",
     "rss_peak",

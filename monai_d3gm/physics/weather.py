@@ -4,7 +4,8 @@
 
 Rain is made of random streaks, motion-blurred along one angle and added to the image (as in Rain100L's synthesis);
 haze follows the atmospheric scattering model ``I = J t + A (1 - t)`` with a transmission ``t = exp(-beta d)``
-decaying with a depth ``d`` that grows towards the top of the picture (as in RESIDE's synthesis).
+decaying with a depth ``d``: by default one that grows towards the top of the picture (as in RESIDE's synthesis), or a
+random scene depth from :func:`random_depth` (smooth, or layered like ridges behind one another).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 
 from ..errors import ImageInputError
 
-__all__ = ["add_haze", "add_rain", "check_clean_image"]
+__all__ = ["add_haze", "add_rain", "check_clean_image", "random_depth"]
 
 #: how far outside [0, 1] a clean image may stray (float round-off of resizing / rescaling)
 _RANGE_TOLERANCE = 1e-3
@@ -135,21 +136,71 @@ def add_rain(
     return np.clip(image + streaks[None], 0.0, 1.0).astype(np.float32)
 
 
-def add_haze(image: np.ndarray, beta: float = 0.8, airlight: float = 0.85) -> np.ndarray:
-    """Homogeneous haze with a depth growing linearly from the bottom (0.2) to the top (1.0) of the picture.
+def random_depth(
+    shape: tuple[int, int], rng: np.random.Generator | int | None = None, layered: bool = False, near: float = 0.2
+) -> np.ndarray:
+    """A random scene depth in [``near``, 1] for synthetic haze: a ramp along a random direction (the ground receding
+    towards the horizon) plus smooth random relief; ``layered`` cuts it into 2-4 flat layers (ridges, buildings).
+
+    Args:
+        shape: ``(H, W)``.
+        rng: a numpy Generator or a seed.
+        layered: piecewise-constant layers instead of a smooth depth.
+        near: the depth of the nearest point, in [0, 1].
+
+    Raises:
+        ImageInputError: a bad shape, seed or ``near``.
+    """
+    if len(shape) != 2 or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in shape):
+        raise ImageInputError(f"shape must be (H, W) with positive integers, got {shape!r}.")
+    _check_parameter(near, "near", 0.0, 1.0)
+    try:
+        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    except (TypeError, ValueError) as err:
+        raise ImageInputError(f"rng must be a numpy Generator, None or a non-negative integer, got {rng!r}.") from err
+    h, w = int(shape[0]), int(shape[1])
+    y, x = np.meshgrid(np.linspace(-1, 1, h), np.linspace(-1, 1, w), indexing="ij")
+    angle = rng.uniform(-0.6, 0.6)  # mostly farther towards the top
+    ramp = -(y * math.cos(angle) + x * math.sin(angle))
+    coarse = torch.from_numpy(rng.standard_normal((1, 1, 4, 4)).astype(np.float32))
+    relief = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True)[0, 0].numpy()
+    depth = ramp + rng.uniform(0.2, 0.8) * relief
+    depth = (depth - depth.min()) / max(float(np.ptp(depth)), 1e-6)
+    if layered:
+        layers = int(rng.integers(2, 5))
+        depth = np.minimum(np.floor(depth * layers), layers - 1) / max(layers - 1, 1)
+    return (near + (1 - near) * depth).astype(np.float32)
+
+
+def add_haze(
+    image: np.ndarray,
+    beta: float = 0.8,
+    airlight: float | tuple[float, ...] = 0.85,
+    depth: np.ndarray | None = None,
+) -> np.ndarray:
+    """Haze by the atmospheric scattering model ``I = J t + A (1 - t)``, ``t = exp(-beta depth)``.
 
     Args:
         image: ``(3, H, W)`` (or grey ``(1, H, W)``) in [0, 1].
         beta: haze thickness (scattering coefficient), >= 0.
-        airlight: brightness of the haze.
+        airlight: brightness of the haze, one value or one per channel.
+        depth: ``(H, W)`` scene depth (:func:`random_depth`); by default it grows linearly from the bottom (0.2) to the
+            top (1.0) of the picture.
 
     Raises:
         ImageInputError: a bad image (see :func:`check_clean_image`) or parameter.
     """
     image = check_clean_image(image)
     _check_parameter(beta, "beta", 0.0)
-    _check_parameter(airlight, "airlight", -math.inf, math.inf)
-    h = image.shape[-2]
-    depth = np.linspace(1.0, 0.2, h, dtype=np.float32)[:, None]
+    light = np.asarray(airlight, dtype=np.float64).reshape(-1)
+    if light.size not in (1, image.shape[0]) or not np.isfinite(light).all():
+        raise ImageInputError(f"airlight must be one finite value or one per channel, got {airlight!r}.")
+    h, w = image.shape[-2:]
+    if depth is None:
+        depth = np.broadcast_to(np.linspace(1.0, 0.2, h, dtype=np.float32)[:, None], (h, w))
+    depth = np.asarray(depth, dtype=np.float32)
+    if depth.shape != (h, w) or not np.isfinite(depth).all():
+        raise ImageInputError(f"depth must be a finite (H, W) = {(h, w)} map, got shape {depth.shape}.")
     t = np.exp(-beta * depth)[None]
-    return np.clip(image * t + airlight * (1 - t), 0.0, 1.0).astype(np.float32)
+    light = light.astype(np.float32)[:, None, None]
+    return np.clip(image * t + light * (1 - t), 0.0, 1.0).astype(np.float32)

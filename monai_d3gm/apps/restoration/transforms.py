@@ -20,7 +20,7 @@ from monai.config import KeysCollection
 from monai.transforms import MapTransform, RandomizableTransform, Transform
 
 from ...errors import D3GMInputError, ImageInputError
-from ...physics.weather import add_haze, add_rain, check_clean_image
+from ...physics.weather import add_haze, add_rain, check_clean_image, random_depth
 from ...transforms.utils import checked_copy, init_keys
 from .io import read_rgb
 
@@ -104,8 +104,9 @@ def _check_prob(prob: object) -> float:
 
 class RandSyntheticDegradation(RandomizableTransform):
     """Synthetic rain (random density, length, angle, brightness and width of the streaks; on half of the images the
-    mist of heavy rain) or haze (random thickness and airlight) on a clean ``(3, H, W)`` image in [0, 1], applied with
-    probability ``prob``; otherwise returns None.
+    mist of heavy rain) or haze (light on half of the images, dense on the others; a slightly tinted airlight of random
+    brightness; a random smooth or layered scene depth, :func:`~monai_d3gm.physics.weather.random_depth`) on a clean
+    ``(3, H, W)`` image in [0, 1], applied with probability ``prob``; otherwise returns None.
 
     Args:
         kind: "rain" or "haze".
@@ -139,7 +140,15 @@ class RandSyntheticDegradation(RandomizableTransform):
                 "veil": float(r.uniform(0.05, 0.45)) if r.rand() < 0.5 else 0.0,
             }
         else:
-            self._params = {"beta": float(r.uniform(0.3, 1.5)), "airlight": float(r.uniform(0.7, 1.0))}
+            light = r.uniform(0.65, 1.0)
+            self._params = {
+                # light haze (transmission 0.45-0.9 at the farthest point) on half of the images, dense on the others
+                "beta": float(r.uniform(0.1, 0.8) if r.rand() < 0.5 else r.uniform(0.8, 2.5)),
+                "airlight": tuple(float(np.clip(light + r.uniform(-0.05, 0.05), 0, 1)) for _ in range(3)),
+                "seed": int(r.randint(2**31 - 1)),
+                "layered": bool(r.rand() < 0.3),
+                "near": float(r.uniform(0.0, 0.5)),
+            }
 
     def __call__(self, clean: np.ndarray, randomize: bool = True) -> np.ndarray | None:
         img = check_clean_image(clean, "clean")  # checked even when the transform does not fire this time
@@ -147,18 +156,28 @@ class RandSyntheticDegradation(RandomizableTransform):
             self.randomize()
         if not self._do_transform:
             return None
-        return add_rain(img, **self._params) if self.kind == "rain" else add_haze(img, **self._params)
+        if self.kind == "rain":
+            return add_rain(img, **self._params)
+        p = self._params
+        depth = random_depth(img.shape[-2:], p["seed"], p["layered"], p["near"])
+        return add_haze(img, p["beta"], p["airlight"] if img.shape[0] == 3 else p["airlight"][0], depth)
 
 
 class RandSyntheticDegradationd(RandomizableTransform, MapTransform):
     """With probability ``prob`` (always for items flagged by ``always_key``, e.g. clean photos without a degraded
-    partner), ``data[degraded_key] = synthetic degradation of data[clean_key]``.
+    partner), ``data[degraded_key] = synthetic degradation of data[clean_key]``; before that, with probability
+    ``clean_prob``, ``data[degraded_key] = data[clean_key]`` unchanged, whatever the item.
+
+    The clean pairs teach the network to leave a photo alone where nothing degrades it: trained on degraded inputs
+    only, a derainer learns that every input carries rain and its mist, and darkens a bright photo with light rain
+    (or none) as if removing mist.
 
     Args:
         clean_key: the clean image.
         degraded_key: the degraded image, replaced when the transform fires.
         kind, prob: see :class:`RandSyntheticDegradation`.
-        always_key: items whose value there is true are always degraded.
+        always_key: items whose value there is true are always degraded (unless drawn clean).
+        clean_prob: probability of an undegraded pair (input = target).
     """
 
     def __init__(
@@ -168,10 +187,12 @@ class RandSyntheticDegradationd(RandomizableTransform, MapTransform):
         kind: str = "rain",
         prob: float = 0.5,
         always_key: str = "clean_only",
+        clean_prob: float = 0.0,
     ):
         init_keys(self, [clean_key], error=D3GMInputError)
         RandomizableTransform.__init__(self, _check_prob(prob))
         self.clean_key, self.degraded_key, self.always_key = clean_key, degraded_key, always_key
+        self.clean_prob = _check_prob(clean_prob)
         self.degrade = RandSyntheticDegradation(kind, prob=1.0)
 
     def set_random_state(self, seed=None, state=None) -> RandSyntheticDegradationd:
@@ -183,6 +204,8 @@ class RandSyntheticDegradationd(RandomizableTransform, MapTransform):
         d = checked_copy(self, data, error=D3GMInputError)
         clean = check_clean_image(d[self.clean_key], f"data[{self.clean_key!r}]")  # checked whether it fires or not
         self.randomize(None)
-        if self._do_transform or bool(d.get(self.always_key, False)):
+        if self.clean_prob > 0 and self.R.rand() < self.clean_prob:  # no draw at 0: the old streams stay
+            d[self.degraded_key] = clean.copy()
+        elif self._do_transform or bool(d.get(self.always_key, False)):
             d[self.degraded_key] = self.degrade(clean)
         return d

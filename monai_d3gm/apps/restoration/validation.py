@@ -3,8 +3,9 @@
 """Validation of the photo bundles during training, with the bundle's own sampler: the score that chooses the shipped
 weights (:class:`~monai_d3gm.handlers.ValidationSaver`), never the training loss.
 
-The cases are real degraded/clean pairs set aside from training and clean photos with a synthetic degradation drawn
-once from a fixed seed, so every validation scores the same images.
+The cases are real degraded/clean pairs set aside from training, clean photos with a synthetic degradation drawn
+once from a fixed seed, so every validation scores the same images, and optionally the clean photos unchanged: a
+restorer must leave a photo without rain or haze alone, and weights that darken it lose there.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ def photo_validation_cases(
     clean_dirs: Sequence[str | os.PathLike] = (),
     kind: str = "rain",
     seed: int = 0,
+    unchanged: bool = False,
 ) -> list[dict[str, Any]]:
     """``[{"name", "input", "reference"}]`` ((3, H, W) float32 in [0, 1]): the pairs of ``pair_dirs`` named in
-    ``names``, and every photo of ``clean_dirs`` with a synthetic ``kind`` degradation (photo ``i`` draws it with
-    seed ``seed + i``).
+    ``names``, every photo of ``clean_dirs`` with a synthetic ``kind`` degradation (photo ``i`` draws it with
+    seed ``seed + i``), and with ``unchanged`` each of those photos again as its own input (named ``clean_<stem>``).
 
     Raises:
         ImageInputError: a name that is not a pair of ``pair_dirs``, or no case at all.
@@ -55,14 +57,22 @@ def photo_validation_cases(
         clean = read_rgb(path)
         degrade.set_random_state(seed + i)
         cases.append({"name": f"synthetic_{path.stem}", "input": degrade(clean), "reference": clean})
+        if unchanged:
+            cases.append({"name": f"clean_{path.stem}", "input": clean, "reference": clean})
     if not cases:
         raise ImageInputError("no validation case: name validation pairs or give folders of clean photos.")
     return cases
 
 
+PSNR_CAP = 50.0
+"""dB: a validation PSNR above it counts as 50 (an unchanged clean input scores infinity)."""
+
+
 class PhotoValidator:
-    """``validator(network) -> {"psnr", "ssim", "input_psnr", "input_ssim"}``: the means over ``cases`` of the
-    bundle's restoration (uint8 RGB metrics) and of the degraded inputs.
+    """``validator(network) -> {"psnr", "ssim", "input_psnr", "input_ssim", ...}``: the means over ``cases`` of the
+    bundle's restoration (uint8 RGB metrics, PSNR capped at :data:`PSNR_CAP`) and of the inputs. When some cases are
+    clean photos given unchanged (:func:`photo_validation_cases` ``unchanged``), ``psnr_degraded`` and ``psnr_clean``
+    split the mean PSNR between the degraded and the clean inputs.
 
     Args:
         cases: :func:`photo_validation_cases`.
@@ -86,7 +96,8 @@ class PhotoValidator:
         self.sampler, self.num_inference_steps = sampler, num_inference_steps
         self.tile_size, self.seed = tile_size, seed
         inputs = [rgb_metrics(c["input"], c["reference"]) for c in self.cases]
-        self.input_scores = {k: float(np.mean([m[k] for m in inputs])) for k in ("psnr", "ssim")}
+        self.clean = [not m["psnr"] < float("inf") for m in inputs]  # the input is its reference
+        self.input_scores = self._means(inputs)
 
     @torch.no_grad()
     def __call__(self, network: torch.nn.Module) -> dict[str, float]:
@@ -97,5 +108,16 @@ class PhotoValidator:
         was_training = network.training
         scores = [rgb_metrics(restorer(c["input"])["output"], c["reference"]) for c in self.cases]
         network.train(was_training)
-        result = {k: float(np.mean([m[k] for m in scores])) for k in ("psnr", "ssim")}
+        result = self._means(scores)
+        if any(self.clean):
+            for name, group in (("degraded", False), ("clean", True)):
+                psnr = [min(m["psnr"], PSNR_CAP) for m, c in zip(scores, self.clean) if c == group]
+                result[f"psnr_{name}"] = float(np.mean(psnr)) if psnr else float("nan")
         return {**result, **{f"input_{k}": v for k, v in self.input_scores.items()}}
+
+    @staticmethod
+    def _means(scores: Sequence[dict[str, Any]]) -> dict[str, float]:
+        return {
+            "psnr": float(np.mean([min(m["psnr"], PSNR_CAP) for m in scores])),
+            "ssim": float(np.mean([m["ssim"] for m in scores])),
+        }

@@ -11,7 +11,8 @@ from PIL import Image
 from monai_d3gm.apps.restoration import ImageInputError, find_pairs, read_rgb, read_rgb_uint8, write_rgb
 from monai_d3gm.apps.restoration.dataset import PairedImageDataset
 from monai_d3gm.apps.restoration.metrics import rgb_metrics
-from monai_d3gm.apps.restoration.transforms import LoadRGBImaged, RandSyntheticDegradationd
+from monai_d3gm.apps.restoration.transforms import LoadRGBImaged, RandSyntheticDegradation, RandSyntheticDegradationd
+from monai_d3gm.errors import D3GMInputError
 from tests.utils import shared_data
 
 
@@ -146,6 +147,38 @@ def test_rain_width_and_mist():
         add_rain(dark, width=0)
 
 
+def test_haze_follows_the_scattering_model_on_a_random_depth():
+    """``I = J t + A (1 - t)``, ``t = exp(-beta d)``: on a black photo the haze is ``A (1 - t)`` per channel; the random
+    depth is seeded, lies in [near, 1] and grows towards the top; layered depth has 2-4 flat layers."""
+    from monai_d3gm.physics.weather import add_haze, random_depth
+
+    depth = random_depth((40, 30), 7, near=0.3)
+    np.testing.assert_array_equal(depth, random_depth((40, 30), 7, near=0.3))
+    assert depth.shape == (40, 30) and depth.min() == pytest.approx(0.3) and depth.max() == pytest.approx(1.0)
+    assert depth[:10].mean() > depth[-10:].mean()  # farther at the top
+    assert 2 <= len(np.unique(random_depth((40, 30), 7, layered=True))) <= 4
+    black = np.zeros((3, 40, 30), np.float32)
+    hazy = add_haze(black, beta=1.2, airlight=(0.9, 0.8, 0.7), depth=depth)
+    expected = np.array([0.9, 0.8, 0.7], np.float32)[:, None, None] * (1 - np.exp(-1.2 * depth))[None]
+    np.testing.assert_allclose(hazy, expected, rtol=1e-5)
+    flat = np.full((3, 40, 30), 0.2, np.float32)
+    ramp = np.broadcast_to(np.linspace(1.0, 0.2, 40, dtype=np.float32)[:, None], (40, 30))
+    np.testing.assert_array_equal(add_haze(flat), add_haze(flat, 0.8, 0.85, ramp))  # the default: the old haze
+    with pytest.raises(ImageInputError, match="depth"):
+        add_haze(flat, depth=depth[:20])
+    with pytest.raises(ImageInputError, match="airlight"):
+        add_haze(flat, airlight=(0.9, 0.8))
+    with pytest.raises(ImageInputError, match="near"):
+        random_depth((4, 4), near=2.0)
+    # the random haze is light on about half of the photos (beta < 0.8) and dense on the others
+    haze = RandSyntheticDegradation("haze", prob=1.0).set_random_state(0)
+    betas = []
+    for _ in range(100):
+        haze.randomize()
+        betas.append(haze._params["beta"])
+    assert 30 < sum(b < 0.8 for b in betas) < 70 and max(betas) > 2.0
+
+
 def test_clean_photos_join_the_pairs_and_are_always_degraded(tmp_path):
     """``clean_dirs``: each clean photo is an item flagged ``clean_only``, which the synthetic degradation always
     degrades (real pairs only with ``prob``)."""
@@ -160,6 +193,24 @@ def test_clean_photos_join_the_pairs_and_are_always_degraded(tmp_path):
     assert not np.array_equal(out["mu"], d["target"])  # degraded although prob is 0
     real = {k: v.astype(np.float32) / 255 if isinstance(v, np.ndarray) else v for k, v in ds.data[0].items()}
     assert RandSyntheticDegradationd(prob=0.0)(real)["mu"] is real["mu"]
+
+
+def test_clean_prob_gives_undegraded_pairs_and_keeps_the_old_streams_at_zero(tmp_path):
+    """``clean_prob``: that share of the items (clean photos too) comes out with input = target; at 0 the transform
+    draws exactly what it drew before the option existed."""
+    clean = np.random.default_rng(0).random((3, 16, 16)).astype(np.float32)
+    item = {"mu": clean, "target": clean, "clean_only": True}
+    always = RandSyntheticDegradationd(clean_prob=1.0).set_random_state(0)
+    np.testing.assert_array_equal(always(item)["mu"], clean)
+    plain, zero = RandSyntheticDegradationd().set_random_state(3), RandSyntheticDegradationd(clean_prob=0.0)
+    zero.set_random_state(3)
+    for _ in range(3):
+        np.testing.assert_array_equal(plain(item)["mu"], zero(item)["mu"])
+    some = RandSyntheticDegradationd(clean_prob=0.3).set_random_state(1)
+    undegraded = [np.array_equal(some(item)["mu"], clean) for _ in range(200)]
+    assert 40 <= sum(undegraded) <= 80  # about 30 % of 200
+    with pytest.raises(D3GMInputError, match="prob"):
+        RandSyntheticDegradationd(clean_prob=1.5)
 
 
 def test_photo_validation_cases_and_validator(tmp_path):
@@ -188,3 +239,15 @@ def test_photo_validation_cases_and_validator(tmp_path):
     first, second = validator(net), validator(net)
     assert first == second and net.training  # deterministic, and the network's mode is restored
     assert set(first) == {"psnr", "ssim", "input_psnr", "input_ssim"}
+
+    # the clean photos unchanged: scored with the others (PSNR capped), and the mean split by kind of input
+    with_clean = photo_validation_cases([tmp_path / "pairs"], ["1"], [tmp_path / "clean"], unchanged=True)
+    assert [c["name"] for c in with_clean] == ["1", "synthetic_a", "clean_a"]
+    assert with_clean[2]["input"] is with_clean[2]["reference"]
+    validator = PhotoValidator(with_clean, D3GMInferer(D3GMScheduler(prediction_type="residual"), progress=False),
+                               num_inference_steps=2)  # fmt: skip
+    scores = validator(net)
+    assert set(scores) == {"psnr", "ssim", "input_psnr", "input_ssim", "psnr_degraded", "psnr_clean"}
+    assert scores["psnr"] == pytest.approx((2 * scores["psnr_degraded"] + scores["psnr_clean"]) / 3)
+    assert scores["psnr_degraded"] == pytest.approx(first["psnr"])
+    assert scores["input_psnr"] == pytest.approx((2 * first["input_psnr"] + 50) / 3)  # the clean input counts 50 dB
