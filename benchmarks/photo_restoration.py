@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from monai_d3gm.apps.restoration import TiledRestoration, find_pairs, read_rgb
 from monai_d3gm.apps.restoration.demo import demo_pair
 from monai_d3gm.apps.restoration.metrics import lpips_status, rgb_metrics
+from monai_d3gm.apps.restoration.pairs import find_images
 from monai_d3gm.apps.restoration.restore import D3GMImageRestorer
 from monai_d3gm.physics.weather import add_haze, random_depth
 from monai_d3gm.visualize import save_comparison
@@ -125,6 +126,33 @@ def synthetic_haze_cases() -> list[tuple[str, str, np.ndarray, np.ndarray]]:
     return cases
 
 
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    """A 32 x 32 grey thumbnail, zero-mean and unit-norm: the dot product of two is their correlation."""
+    t = F.adaptive_avg_pool2d(torch.from_numpy(image.mean(0))[None, None], (32, 32)).numpy().ravel()
+    t = t - t.mean()
+    return t / (np.linalg.norm(t) + 1e-8)
+
+
+def leak_check(task: str, cases: list[tuple[str, str, np.ndarray, np.ndarray]]) -> None:
+    """Each benchmark photo's most similar training or validation photo (thumbnail correlation; the same scene scores
+    about 1, as Rain100H pair 2 against the Rain100L benchmark pair 2 does): no training background may appear in a
+    test pair."""
+    train = json.loads((ROOT / "bundles" / f"{task}_d3gm" / "configs" / "train.json").read_text())
+    folder = "derain-pairs-more" if task == "derain" else "dehaze-pairs"
+    seen = {p["name"]: read_rgb(p["target"]) for p in find_pairs(SHARED / folder) if p["name"] not in train["holdout"]}
+    seen.update({f"{d}/{f.stem}": read_rgb(f) for d in ("kodak24", "mcmaster", "cbsd68")
+                 for f in find_images(SHARED / "clean-photos" / d)})  # fmt: skip
+    seen = {k: _thumbnail(v) for k, v in seen.items()}
+    rows = []
+    for name, split, _, reference in cases:
+        if split != "seen in training":
+            t = _thumbnail(reference)
+            closest = max(seen, key=lambda k: float(seen[k] @ t))
+            rows.append([name, closest, f"{float(seen[closest] @ t):.2f}"])
+    print_table(f"{task}: the closest training or validation photo to each benchmark photo (1.00: the same scene)",
+                ["benchmark photo", "closest seen photo", "correlation"], rows)  # fmt: skip
+
+
 def summarise(split: str, rows: list[dict], classical_name: str) -> None:
     """The mean of each method over ``rows`` and the issue's pass count: +1 dB over the input with SSIM at least the
     input's, and above the classical method in both."""
@@ -176,6 +204,7 @@ def main() -> None:
     cases = [(p["name"], split, read_rgb(p["input"]), read_rgb(p["target"])) for p, split in pairs]
     if args.task == "dehaze":
         cases += synthetic_haze_cases()
+    leak_check(args.task, cases)
     for name, split, image, reference in cases:
         start = time.perf_counter()
         d3gm = restorer(image)["output"]

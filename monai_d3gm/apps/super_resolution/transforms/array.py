@@ -36,37 +36,62 @@ def low_resolution(target: torch.Tensor, scale: int, degradation: str, sigma: fl
     return blur_downsample(target, scale, sigma)
 
 
+def _range(value: float | Sequence[float], name: str, meaning: str) -> tuple[float, float]:
+    """A number >= 0 or a ``(low, high)`` range of them, as a range."""
+    bounds = [value, value] if isinstance(value, numbers.Number) else value
+    try:
+        low, high = (float(b) for b in bounds if isinstance(b, numbers.Real) and not isinstance(b, bool))
+    except (TypeError, ValueError):  # not a sequence of two real numbers
+        low = high = math.nan
+    if not (math.isfinite(high) and 0 <= low <= high):
+        raise D3GMInputError(f"{name} must be a finite number >= 0 or a (low, high) range of them ({meaning}), got "
+                             f"{value!r}.")  # fmt: skip
+    return low, high
+
+
 class SimulateLowResolution(Randomizable, Transform):
     """HR slice -> ``(mu, target)``: μ is the simulated LR image brought back to the HR grid by sinc interpolation.
 
     ``degradation="kspace"`` keeps the central ``1/scale`` of k-space (the paper's training protocol; then μ is the
     band-limited image); ``"blur"`` blurs with a Gaussian of standard deviation ``sigma`` HR pixels (a number, or a
-    ``(low, high)`` range drawn per call) and area-averages (the paper's cross-site test protocol). Both images are
-    cropped at their end to a multiple of ``scale`` and returned channel-first, float32.
+    ``(low, high)`` range drawn per call) and area-averages (the paper's cross-site test protocol); ``"mixed"`` draws
+    one of the two per call. Both images are cropped at their end to a multiple of ``scale`` and returned
+    channel-first, float32.
+
+    With ``noise_std`` > 0 the LR acquisition is noisy, as a real one is: complex Gaussian noise of that standard
+    deviation (relative to the slice's maximum; a number or a ``(low, high)`` range drawn per call) is added to the LR
+    image, whose magnitude (Rician noise, as in magnitude MR images) becomes μ. The target keeps only its own noise.
 
     Args:
         scale: the super-resolution factor.
-        degradation: "kspace" or "blur".
+        degradation: "kspace", "blur" or "mixed".
         sigma: Gaussian blur in HR pixels for "blur": a number or a ``(low, high)`` range.
+        noise_std: noise of the LR image relative to the slice's maximum: a number or a ``(low, high)`` range.
     """
 
-    def __init__(self, scale: int = 4, degradation: str = "kspace", sigma: float | Sequence[float] = 1.5) -> None:
-        if not isinstance(degradation, str) or degradation not in DEGRADATIONS:
-            raise D3GMInputError(f"degradation must be one of {DEGRADATIONS}, got {degradation!r}.")
+    def __init__(
+        self,
+        scale: int = 4,
+        degradation: str = "kspace",
+        sigma: float | Sequence[float] = 1.5,
+        noise_std: float | Sequence[float] = 0.0,
+    ) -> None:
+        if not isinstance(degradation, str) or degradation not in (*DEGRADATIONS, "mixed"):
+            raise D3GMInputError(f"degradation must be one of {(*DEGRADATIONS, 'mixed')}, got {degradation!r}.")
         self.scale = check_scale(scale)
         self.degradation = degradation
-        bounds = [sigma, sigma] if isinstance(sigma, numbers.Number) else sigma
-        try:
-            low, high = (float(b) for b in bounds if isinstance(b, numbers.Real) and not isinstance(b, bool))
-        except (TypeError, ValueError):  # not a sequence of two real numbers
-            low = high = math.nan
-        if not (math.isfinite(high) and 0 <= low <= high):
-            raise D3GMInputError(f"sigma must be a finite number >= 0 or a (low, high) range of them, got {sigma!r}.")
-        self.sigma_range = (low, high)
-        self._sigma = self.sigma_range[0]
+        self.sigma_range = _range(sigma, "sigma", "the blur in HR pixels")
+        self.noise_range = _range(noise_std, "noise_std", "the LR noise relative to the slice's maximum")
+        self._sigma, self._noise, self._degradation = self.sigma_range[0], self.noise_range[0], DEGRADATIONS[0]
+        self._noise_seed = 0
 
     def randomize(self, data=None) -> None:
         self._sigma = float(self.R.uniform(*self.sigma_range))
+        if self.degradation == "mixed":
+            self._degradation = DEGRADATIONS[int(self.R.randint(len(DEGRADATIONS)))]
+        if self.noise_range[1] > 0:  # no draw without noise: the old streams stay
+            self._noise = float(self.R.uniform(*self.noise_range))
+            self._noise_seed = int(self.R.randint(2**31 - 1))
 
     def __call__(self, image, randomize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """
@@ -90,7 +115,13 @@ class SimulateLowResolution(Randomizable, Transform):
         target = crop_to_multiple(img.float(), self.scale)
         if randomize:
             self.randomize()
-        lr = low_resolution(target, self.scale, self.degradation, self._sigma)
+        degradation = self._degradation if self.degradation == "mixed" else self.degradation
+        lr = low_resolution(target, self.scale, degradation, self._sigma)
+        if self._noise > 0 and torch.isfinite(lr).all():
+            generator = torch.Generator().manual_seed(self._noise_seed)
+            std = self._noise * float(target.abs().max())
+            noise = torch.randn((2, *lr.shape), generator=generator, dtype=lr.dtype) * std
+            lr = torch.sqrt((lr + noise[0]) ** 2 + noise[1] ** 2)
         mu = sinc_upsample(lr, self.scale)[None].float() if torch.isfinite(lr).all() else lr
         if not torch.isfinite(mu).all():  # the resampling overshoots float32's maximum near sharp edges
             raise D3GMInputError(

@@ -23,7 +23,7 @@ class SimulateLowResolutiond(Randomizable, MapTransform):
 
     Args:
         keys: the HR image key (one key).
-        scale, degradation, sigma: see :class:`SimulateLowResolution`.
+        scale, degradation, sigma, noise_std: see :class:`SimulateLowResolution`.
         mu_key: where μ goes.
         target_key: where the (cropped) HR target goes.
     """
@@ -37,11 +37,12 @@ class SimulateLowResolutiond(Randomizable, MapTransform):
         mu_key: str = "mu",
         target_key: str = "target",
         allow_missing_keys: bool = False,
+        noise_std: float | Sequence[float] = 0.0,
     ) -> None:
         init_keys(self, keys, allow_missing_keys, D3GMInputError)
         if len(self.keys) != 1:
             raise D3GMInputError(f"SimulateLowResolutiond takes one image key, got {self.keys}.")
-        self.simulate = SimulateLowResolution(scale, degradation, sigma)
+        self.simulate = SimulateLowResolution(scale, degradation, sigma, noise_std)
         self.mu_key, self.target_key = mu_key, target_key
 
     def set_random_state(self, seed: int | None = None, state=None) -> SimulateLowResolutiond:
