@@ -142,8 +142,9 @@ class RandSyntheticDegradation(RandomizableTransform):
         else:
             light = r.uniform(0.65, 1.0)
             self._params = {
-                # light haze (transmission 0.45-0.9 at the farthest point) on half of the images, dense on the others
-                "beta": float(r.uniform(0.1, 0.8) if r.rand() < 0.5 else r.uniform(0.8, 2.5)),
+                # light haze (transmission 0.45-0.8 at the farthest point) on half of the images, dense on the others;
+                # none thinner, which could not be told from a clean low-contrast scene (clean pairs teach that)
+                "beta": float(r.uniform(0.2, 0.8) if r.rand() < 0.5 else r.uniform(0.8, 2.5)),
                 "airlight": tuple(float(np.clip(light + r.uniform(-0.05, 0.05), 0, 1)) for _ in range(3)),
                 "seed": int(r.randint(2**31 - 1)),
                 "layered": bool(r.rand() < 0.3),
