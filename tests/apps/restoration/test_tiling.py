@@ -64,10 +64,11 @@ def test_tiles_match_whole_image_within_tolerance(task, sampler):
     """The shipped networks see past a tile's edge (3x3 convolutions), pool each tile for their
     squeeze-and-excitation, and each tile draws its own noise, so tiles differ from the whole image.
 
-    Tolerance, on a 320 x 256 crop of the demo photo in 128-pixel tiles with 25 % overlap (measured: 34-37 dB for
-    derain, 30-33 dB for dehaze): the tiled result agrees with the whole-image one to better than 30 dB PSNR, their
-    mean absolute difference is below 0.03 and below a quarter of what the network changes, and both score the same
-    against the clean photo to within 0.3 dB.
+    Tolerance, on a 512 x 384 crop of the demo photo in the bundles' 256-pixel tiles with 25 % overlap (measured with
+    the 0.3 derain and 0.2 dehaze weights: 31-34 dB agreement; the tiled result scores 0.06-0.51 dB below the whole
+    one): the tiled result agrees with the whole-image one to better than 30 dB PSNR, their mean absolute difference is
+    below 0.03 and below a third of what the network changes, and both score the same against the clean photo to
+    within 0.6 dB.
     """
     config = ConfigParser()
     config.read_config(BUNDLES / f"{task}_d3gm" / "configs" / "inference.json")
@@ -75,13 +76,13 @@ def test_tiles_match_whole_image_within_tolerance(task, sampler):
     net.load_state_dict(torch.load(BUNDLES / f"{task}_d3gm" / "models" / "model.pt", weights_only=True))
     inferer = config.get_parsed_content("d3gm_inferer")
     pair = demo_pair(task)
-    image, reference = pair["input"][:, :256, :320], pair["reference"][:, :256, :320]
+    image, reference = pair["input"][:, :384, :512], pair["reference"][:, :384, :512]
     whole = D3GMImageRestorer(net, inferer, TiledRestoration(None), 3, sampler)(image)["output"]
-    tiled = D3GMImageRestorer(net, inferer, TiledRestoration(128, 0.25, progress=False), 3, sampler)(image)["output"]
+    tiled = D3GMImageRestorer(net, inferer, TiledRestoration(256, 0.25, progress=False), 3, sampler)(image)["output"]
     diff = np.abs(tiled - whole)
     assert 10 * np.log10(1 / np.mean(diff**2)) > 30
-    assert diff.mean() < 0.03 and diff.mean() < np.abs(whole - image).mean() / 4
-    assert abs(rgb_metrics(tiled, reference)["psnr"] - rgb_metrics(whole, reference)["psnr"]) < 0.3
+    assert diff.mean() < 0.03 and diff.mean() < np.abs(whole - image).mean() / 3
+    assert abs(rgb_metrics(tiled, reference)["psnr"] - rgb_metrics(whole, reference)["psnr"]) < 0.6
 
 
 def test_seed_gives_the_same_tiled_result():
