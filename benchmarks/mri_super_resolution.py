@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from monai_d3gm.apps.reconstruction.dataset import volume_slices
+from monai_d3gm.apps.reconstruction.dataset import spread_slices
 from monai_d3gm.apps.super_resolution.restore import D3GMSuperResolver
 from monai_d3gm.data.demo import demo_slice
 from monai_d3gm.visualize import save_comparison
@@ -43,9 +43,8 @@ def load_network(weights: Path, tau: float):
     return load_bundle_network(BUNDLE, weights, tau=tau)
 
 
-def _spread(slices: list[np.ndarray], n: int) -> list[np.ndarray]:
-    idx = np.linspace(0, len(slices) - 1, n + 2).round().astype(int)[1:-1]
-    return [slices[i] for i in idx]
+def _spread(volume: dict, n: int) -> list[np.ndarray]:
+    return [image for _, image in spread_slices({**volume, "path": SHARED / volume["path"]}, n)]
 
 
 BENCHMARK_GROUPS = {  # the benchmark part of the bundle's person-level split, grouped by site and anatomy
@@ -67,8 +66,8 @@ def test_cases(n: int) -> dict[str, list[np.ndarray]]:
     for group, keys in BENCHMARK_GROUPS.items():
         for entry in split:
             if any(k in entry["path"] for k in keys):
-                cases.setdefault(group, []).extend(_spread(volume_slices(SHARED / entry["path"], entry["axes"][0]), n))
-    cases["IXI002 Guy's"] = _spread(volume_slices(SHARED / "ixi-ixi002-dti" / "IXI002-Guys-0828-DTI-00.nii.gz"), n)
+                cases.setdefault(group, []).extend(_spread(entry, n))
+    cases["IXI002 Guy's"] = _spread({"path": "ixi-ixi002-dti/IXI002-Guys-0828-DTI-00.nii.gz"}, n)
     cases["dipy T1"] = [
         np.clip(np.load(SHARED / "mni152-and-dipy-t1" / "t1_coronal_slice.npy"), 0, 1).astype(np.float32)
     ]

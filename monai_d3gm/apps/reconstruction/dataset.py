@@ -15,7 +15,7 @@ from monai.data import Dataset
 from ...errors import MRIInputError
 from ...io import read_dicom_series, read_nifti
 
-__all__ = ["VolumeSliceDataset", "volume_slices", "split_volumes", "bundle_volumes", "volume_files"]
+__all__ = ["VolumeSliceDataset", "volume_slices", "spread_slices", "split_volumes", "bundle_volumes", "volume_files"]
 
 
 def volume_slices(
@@ -55,6 +55,14 @@ def volume_slices(
         if float(image.mean()) >= min_foreground:
             slices.append(image)
     return slices
+
+
+def spread_slices(volume: Mapping, count: int) -> list[tuple[int, np.ndarray]]:
+    """``count`` evenly spaced ``(index, slice)`` of :func:`volume_slices` (the central 60 %) of a split entry
+    ``{"path", "axes"}``, along its first listed axis: the held-out slices validation and benchmarks score."""
+    slices = volume_slices(volume["path"], list(volume.get("axes", [-1]))[0])
+    picks = np.linspace(0, len(slices) - 1, count + 2).round().astype(int)[1:-1]
+    return [(int(i), slices[i]) for i in picks]
 
 
 def split_volumes(split_file: str | os.PathLike, split: str, data_root: str | os.PathLike) -> list[dict]:

@@ -19,7 +19,7 @@ import torch
 
 from ...inferers import D3GMInferer
 from ...physics.masks import CartesianMask
-from .dataset import volume_slices
+from .dataset import spread_slices
 from .reconstruct import D3GMReconstructor
 from .transforms import AddKspaceNoise, SimulateKspace
 
@@ -47,12 +47,9 @@ def held_out_cases(
     """
     cases = []
     for v, volume in enumerate(volumes):
-        axis = list(volume.get("axes", [-1]))[0]
-        slices = volume_slices(volume["path"], axis)
-        picks = np.linspace(0, len(slices) - 1, slices_per_volume + 2).round().astype(int)[1:-1]
-        for k, i in enumerate(picks):
+        for k, (i, image) in enumerate(spread_slices(volume, slices_per_volume)):
             index = v * slices_per_volume + k
-            kspace = simulated_kspace(slices[i], int(num_coils[index % len(num_coils)]), relative_std, seed + index)
+            kspace = simulated_kspace(image, int(num_coils[index % len(num_coils)]), relative_std, seed + index)
             name = f"{volume.get('person', v)}#{i} {kspace.shape[0]}ch"
             cases.append({"kspace": kspace, "name": name})
     return cases

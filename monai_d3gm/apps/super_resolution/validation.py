@@ -19,7 +19,7 @@ import torch
 
 from ...errors import MRIInputError
 from ...inferers import D3GMInferer
-from ..reconstruction.dataset import volume_slices
+from ..reconstruction.dataset import spread_slices
 from .restore import D3GMSuperResolver
 
 __all__ = ["SuperResolutionValidator", "held_out_slices"]
@@ -36,10 +36,8 @@ def held_out_slices(volumes: Sequence[Mapping[str, Any]], slices_per_volume: int
         raise MRIInputError("no validation volume: list some in the split file's 'validation' part.")
     cases = []
     for v, volume in enumerate(volumes):
-        axis = list(volume.get("axes", [-1]))[0]
-        slices = volume_slices(volume["path"], axis)
-        picks = np.linspace(0, len(slices) - 1, slices_per_volume + 2).round().astype(int)[1:-1]
-        cases += [{"image": slices[i], "name": f"{volume.get('person', v)}#{i}"} for i in dict.fromkeys(picks)]
+        picked = dict(spread_slices(volume, slices_per_volume))  # a short volume may pick a slice twice
+        cases += [{"image": image, "name": f"{volume.get('person', v)}#{i}"} for i, image in picked.items()]
     return cases
 
 
