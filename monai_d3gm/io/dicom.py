@@ -467,6 +467,7 @@ def write_dicom_series(
     series_description: str = "D3GM reconstruction",
     series_number: int | None = None,
     overwrite: bool = False,
+    series_offset: int = 1000,
 ) -> list[Path]:
     """Write ``volume`` as a derived DICOM series with the geometry of ``reference``.
 
@@ -484,8 +485,11 @@ def write_dicom_series(
         reference: the series read by :func:`read_dicom_series`.
         out_dir: the output folder; it must not exist or be empty (unless ``overwrite``).
         series_description: SeriesDescription of the new series.
-        series_number: SeriesNumber; default: reference SeriesNumber + 1000 (1000 when it has none).
+        series_number: SeriesNumber; default: reference SeriesNumber + ``series_offset`` (``series_offset`` when it
+            has none).
         overwrite: replace an existing non-empty ``out_dir``.
+        series_offset: the default SeriesNumber's offset (derived series of one input written side by side, e.g. a
+            reconstruction and its interval bounds, take 1000, 1001, 1002).
 
     Returns:
         the written files in slice order (``IM00001.dcm``, ...).
@@ -501,9 +505,9 @@ def write_dicom_series(
     stored, window = _quantise(volume)
     if series_number is None:
         try:
-            series_number = int(reference.datasets[0].get("SeriesNumber", 0) or 0) + 1000
+            series_number = int(reference.datasets[0].get("SeriesNumber", 0) or 0) + series_offset
         except (TypeError, ValueError):
-            series_number = 1000
+            series_number = series_offset
     series = {"uid": generate_uid(), "description": series_description, "number": int(series_number)}
     now = datetime.datetime.now()
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from .figures import SaveComparisond, metrics_title
 from .io import LoadMRISliced
-from .posterior import PosteriorMeand
+from .posterior import PosteriorIntervald, PosteriorMeand
 from .utils import checked_copy, init_keys, run_chain
 from .writers import SaveCased, SaveMRISliced
 
 __all__ = [
     "LoadMRISliced",
+    "PosteriorIntervald",
     "PosteriorMeand",
     "SaveCased",
     "SaveComparisond",

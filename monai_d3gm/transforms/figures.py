@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ class SaveComparisond(SaveCased):
         name_key: the case's name (its sub-folder).
         metrics_key: the case's metrics, for the title.
         files_key: where the written files are recorded.
+        error_panels: panel titles drawn after the error map in its colours and window (an interval's half-width:
+            the reference is inside where the error is below it).
     """
 
     def __init__(
@@ -48,9 +50,11 @@ class SaveComparisond(SaveCased):
         name_key: str = "name",
         metrics_key: str = "metrics",
         files_key: str = "files",
+        error_panels: Sequence[str] = (),
     ) -> None:
         super().__init__(output_dir, list(panels.values()), name_key, files_key)
         self.panels = dict(panels)
+        self.error_panels = list(error_panels)
         self.error_gain, self.max_side, self.file_name = error_gain, max_side, file_name
         self.metrics_key = metrics_key
 
@@ -65,5 +69,11 @@ class SaveComparisond(SaveCased):
         panels = {title: self._shown(data.get(key)) for title, key in self.panels.items()}
         title = metrics_title(data.get(self.metrics_key))
         files["comparison"] = str(
-            save_comparison(folder / self.file_name, panels, error_gain=self.error_gain, title=title)
+            save_comparison(
+                folder / self.file_name,
+                panels,
+                error_gain=self.error_gain,
+                title=title,
+                error_panels=self.error_panels,
+            )
         )

@@ -65,7 +65,8 @@ class SaveCased(MapTransform):
 
 class SaveMRISliced(SaveCased):
     """Write a slice's images as one-slice NIfTI volumes with the input's geometry (``NAME/<file name>.nii.gz``) and,
-    for DICOM inputs, the first key as a derived DICOM series (``NAME/dicom/``).
+    for DICOM inputs, the first key as a derived DICOM series (``NAME/dicom/``) and each of ``dicom_keys`` present as
+    one more (``NAME/dicom_<file name>/``, SeriesNumber 1001, 1002, ... above the input's).
 
     Args:
         output_dir: the run's output folder.
@@ -76,6 +77,8 @@ class SaveMRISliced(SaveCased):
         name_key: the case's name (its sub-folder).
         files_key: where the written files are recorded.
         required: further keys the geometry needs.
+        dicom_keys: further keys written as derived DICOM series for DICOM inputs (e.g. an interval's "lower" and
+            "upper").
     """
 
     def __init__(
@@ -88,8 +91,10 @@ class SaveMRISliced(SaveCased):
         name_key: str = "name",
         files_key: str = "files",
         required: Sequence[str] = (),
+        dicom_keys: Sequence[str] = (),
     ) -> None:
         super().__init__(output_dir, keys, name_key, files_key, required)
+        self.dicom_keys = list(dicom_keys)
         self.write_dicom = write_dicom
         self.file_names = dict(file_names or {})
         self.series_description = series_description
@@ -112,7 +117,14 @@ class SaveMRISliced(SaveCased):
                 image = np.expand_dims(np.asarray(data[key], dtype=np.float32), axis)
                 files[name] = str(write_nifti(image, affine, folder / f"{name}.nii.gz"))
         if self.write_dicom and data.get("format") == "dicom":
-            image = np.asarray(data[self.keys[0]], dtype=np.float32)[None]
-            series = self.dicom_series(data, image)
-            written = write_dicom_series(image, series, folder / "dicom", self.series_description, overwrite=True)
-            files["dicom"] = [str(f) for f in written]
+            for k, key in enumerate([self.keys[0], *self.dicom_keys]):
+                if data.get(key) is None:
+                    continue
+                name = "dicom" if k == 0 else f"dicom_{self.file_names.get(str(key), str(key))}"
+                description = self.series_description if k == 0 else f"{self.series_description} ({key})"
+                image = np.asarray(data[key], dtype=np.float32)[None]
+                written = write_dicom_series(
+                    image, self.dicom_series(data, image), folder / name, description, overwrite=True,
+                    series_offset=1000 + k,
+                )  # fmt: skip
+                files[name] = [str(f) for f in written]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ def save_comparison(
     error_gain: float = 1.0,
     title: str | None = None,
     dpi: int = 100,
+    error_panels: Sequence[str] = (),
 ) -> Path:
     """Save panels side by side as a PNG, plus an error map ``|output - reference|`` when both are present.
 
@@ -50,6 +51,8 @@ def save_comparison(
         error_gain: the error map's window is ``[0, max(reference) / error_gain]``.
         title: figure title (e.g. metrics).
         dpi: resolution.
+        error_panels: panels drawn after the error map in its colours and window (e.g. an interval's half-width,
+            which holds the reference where it exceeds the error).
     """
     import matplotlib
 
@@ -67,7 +70,8 @@ def save_comparison(
         error = np.abs(images[output_key] - ref)
         if error.ndim == 3:
             error = error.mean(-1)
-    n = len(images) + (error is not None)
+    maps = {k: images.pop(k) for k in list(images) if k in error_panels}
+    n = len(images) + (error is not None) + len(maps)
     fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.6), squeeze=False)
     for ax, (name, img) in zip(axes[0], images.items()):
         if img.ndim == 2:
@@ -75,10 +79,12 @@ def save_comparison(
         else:
             ax.imshow(np.clip(img, 0.0, 1.0))
         ax.set_title(textwrap.fill(name, 24), fontsize=9)
-    if error is not None:
-        ax = axes[0][-1]
-        im = ax.imshow(error, cmap="inferno", vmin=0.0, vmax=vmax / error_gain)
-        label = f"|{output_key} - {reference_key}|" + (f" x{error_gain:g}" if error_gain != 1 else "")
+    gain = f" x{error_gain:g}" if error_gain != 1 else ""
+    coloured = ({} if error is None else {f"|{output_key} - {reference_key}|{gain}": error}) | {
+        f"{k}{gain}": (v.mean(-1) if v.ndim == 3 else v) for k, v in maps.items()
+    }
+    for ax, (label, image) in zip(axes[0][len(images) :], coloured.items()):
+        im = ax.imshow(image, cmap="inferno", vmin=0.0, vmax=vmax / error_gain)
         ax.set_title(textwrap.fill(label, 24), fontsize=9)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     for ax in axes[0]:

@@ -153,3 +153,51 @@ def test_whole_volume_through_the_bundle(tmp_path):
     assert float(np.asarray(nib.load(out / "head" / "std.nii.gz").dataobj).max()) > 0
     record = json.loads((out / "head" / "metrics.json").read_text())
     assert record["num_slices"] == 3 and (out / "head" / "through_plane.png").is_file()
+
+
+def test_calibrated_intervals_end_to_end(tmp_path):
+    """``calibrate.json`` on generated held-out volumes writes ``models/calibration.json`` and records it in
+    ``metadata.json``; inference with ``--num_samples 2 --interval 0.8`` then writes lower and upper bounds around the
+    reconstruction (per slice and in whole-volume mode) and the coverage; without a calibration it says so and writes
+    the std only."""
+    installed = zip_and_install(BUNDLE, tmp_path)
+    (installed / "models" / "calibration.json").unlink(missing_ok=True)
+    data = _tiny_fastmri(tmp_path / "case.h5")
+    settings = {"num_samples": 2, "interval": 0.8, "num_inference_steps": 1, "progress": False}
+    proc = run_bundle(installed, "inference.json", input_path=str(data), output_dir=str(tmp_path / "raw"), **settings)
+    assert "no interval calibration" in proc.stderr and "calibrate.json" in proc.stderr
+    written = sorted(p.name for p in (tmp_path / "raw" / "case").glob("*.nii.gz"))
+    assert written == ["reconstruction.nii.gz", "std.nii.gz"]
+
+    volumes = tmp_path / "held_out"
+    volumes.mkdir()
+    phantom_volume(volumes, slices=16)
+    proc = run_bundle(installed, ["inference.json", "calibrate.json"], calibration_data_dir=str(volumes),
+                      calibration_slices=5, calibration_levels=[0.8], calibration_sample_counts=[2],
+                      num_inference_steps=1, progress=False)  # fmt: skip
+    assert "calibrated 10 images (5 slices x 2 protocols)" in proc.stdout
+    calibration = json.loads((installed / "models" / "calibration.json").read_text())
+    assert sorted(calibration["groups"]) == ["4x", "8x"]
+    metadata = json.loads((installed / "configs" / "metadata.json").read_text())
+    assert metadata["calibration"]["file"] == "models/calibration.json"
+    assert metadata["calibration"]["weights_sha256"] == calibration["weights_sha256"]
+
+    out = tmp_path / "calibrated"
+    run_bundle(installed, "inference.json", input_path=str(data), output_dir=str(out), **settings)
+    folder = out / "case"
+    names = ("lower", "upper", "reconstruction")
+    lower, upper, recon = (np.asarray(nib.load(folder / f"{n}.nii.gz").dataobj) for n in names)
+    assert np.all(lower <= recon + 1e-6) and np.all(recon <= upper + 1e-6) and np.all(lower >= 0)
+    record = json.loads((folder / "metrics.json").read_text())
+    assert record["interval"]["level"] == 0.8 and record["interval"]["calibration_group"] == "4x"
+    assert 0 <= record["interval"]["coverage"] <= 1 and {"lower", "upper"} <= set(record["files"])
+
+    volume = phantom_volume(tmp_path, slices=4)
+    run_bundle(installed, "inference.json", input_path=str(volume), output_dir=str(tmp_path / "volume"),
+               whole_volume=True, batch_size=2, **settings)  # fmt: skip
+    head = tmp_path / "volume" / "vol"
+    bounds = {n: nib.load(head / f"{n}.nii.gz") for n in ("lower", "upper", "reconstruction")}
+    assert bounds["lower"].shape == bounds["reconstruction"].shape == (64, 64, 4)
+    np.testing.assert_allclose(bounds["upper"].affine, bounds["reconstruction"].affine)
+    assert np.all(np.asarray(bounds["lower"].dataobj) <= np.asarray(bounds["upper"].dataobj))
+    assert "coverage" in json.loads((head / "metrics.json").read_text())["interval"]

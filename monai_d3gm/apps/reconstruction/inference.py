@@ -13,6 +13,7 @@ the project's development data is used).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,9 @@ class MRIVolumeRunner:
         slices: ``"start:stop"`` slices of the volume (default all; the demo slab is ``"104:116"``).
         progress: the volume's progress bar.
         slice_axis: the slice axis of NIfTI volumes (default the last; DICOM series use their slice dimension).
+        interval: the calibrated interval (:class:`~monai_d3gm.transforms.PosteriorIntervald` on "magnitude" and
+            "std"): with several samples it adds ``NAME/lower.nii.gz`` and ``NAME/upper.nii.gz`` and the interval's
+            record (coverage when a reference exists) to ``metrics.json``.
     """
 
     def __init__(
@@ -87,8 +91,10 @@ class MRIVolumeRunner:
         slices: str | None = None,
         progress: bool = True,
         slice_axis: int = -1,
+        interval: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self.reconstructor = reconstructor
+        self.interval = interval
         self.output_dir = Path(output_dir)
         self.input_path = input_path or None
         self.write_dicom = write_dicom
@@ -130,6 +136,12 @@ class MRIVolumeRunner:
         files["zero_filled"] = str(write_nifti(place("zero_filled"), affine, out / "zero_filled.nii.gz"))
         if "std" in result:
             files["std"] = str(write_nifti(place("std"), affine, out / "std.nii.gz"))
+        acceleration = float(result["middle"]["mask"].numel() / max(float(result["middle"]["mask"].sum()), 1.0))
+        interval = self._interval(result, acceleration)
+        for key in ("lower", "upper"):
+            if key in interval:
+                result[key] = interval[key]
+                files[key] = str(write_nifti(place(key), affine, out / f"{key}.nii.gz"))
         if self.write_dicom and volume.series is not None:
             series: DicomSeries = volume.series
             part = DicomSeries(
@@ -138,8 +150,13 @@ class MRIVolumeRunner:
                 series.datasets[chosen.start : chosen.stop],
                 series.spacing,
             )
-            written = write_dicom_series(result["magnitude"], part, out / "dicom", overwrite=True)
-            files["dicom"] = [str(f) for f in written]
+            for k, key in enumerate(k for k in ("magnitude", "lower", "upper") if k in result):
+                name = "dicom" if key == "magnitude" else f"dicom_{key}"
+                description = "D3GM reconstruction" if key == "magnitude" else f"D3GM reconstruction ({key})"
+                written = write_dicom_series(
+                    result[key], part, out / name, description, overwrite=True, series_offset=1000 + k
+                )
+                files[name] = [str(f) for f in written]
         metrics = average_metrics(result["metrics"])
         title = metrics_title(metrics)
         files["comparison"] = str(self._comparison(out / "comparison.png", result["middle"], metrics and title))
@@ -159,13 +176,28 @@ class MRIVolumeRunner:
             "num_slices": len(chosen),
             "empty_slices": [int(i) for i in result["empty"]],
             "slices_per_second": round(len(chosen) / max(seconds, 1e-9), 3),
-            "acceleration": float(result["middle"]["mask"].numel() / max(float(result["middle"]["mask"].sum()), 1.0)),
+            "acceleration": acceleration,
+            **({"interval": interval["interval"]} if "interval" in interval else {}),
             "seconds": round(seconds, 2),
             "metrics": metrics,
             "files": files,
         }
         write_json(out / "metrics.json", record)
         return record
+
+    def _interval(self, result: dict[str, Any], acceleration: float) -> dict[str, Any]:
+        """The calibrated interval of the restored slices (empty when not asked for or not calibrated)."""
+        if self.interval is None or "std" not in result:
+            return {}
+        # padding slices (all zeros) have no foreground, so the record's coverage is over the restored ones
+        return self.interval(
+            {
+                "magnitude": result["magnitude"],
+                "std": result["std"],
+                "reference": result.get("reference"),
+                "acceleration": acceleration,
+            }
+        )
 
     @staticmethod
     def _comparison(path: Path, result: dict[str, Any], title: str | None) -> Path:

@@ -200,14 +200,34 @@ class D3GMReconstructor(PosteriorRestorer):
         Returns:
             one result per slice, as :meth:`__call__` returns it.
         """
+        stacks = self._samples(batch, seeds, verbose=verbose, callback=callback)
+        return [self._result(p, stack) for p, stack in zip(batch, stacks)]
+
+    @torch.no_grad()
+    def reconstruct_subsets(
+        self, batch: list[PreparedSlice], seeds: Sequence[int], sample_counts: Sequence[int]
+    ) -> list[dict[int, dict[str, Any]]]:
+        """Reconstruct prepared slices once with ``num_samples`` samples and give, for each n of ``sample_counts``,
+        the result of the first n of them: what ``num_samples=n`` with the same seed returns (the samples are drawn
+        one after the other), for calibrating the spread of several sample counts in one run.
+
+        Raises:
+            MRIInputError: a count above ``num_samples``.
+        """
+        if max(sample_counts) > self.num_samples:
+            raise MRIInputError(f"sample counts {list(sample_counts)} need num_samples >= {max(sample_counts)}.")
+        stacks = self._samples(batch, seeds, verbose=False)
+        return [{int(n): self._result(p, stack[:n]) for n in sample_counts} for p, stack in zip(batch, stacks)]
+
+    def _samples(self, batch: list[PreparedSlice], seeds: Sequence[int], **kwargs: Any) -> torch.Tensor:
+        """The posterior samples (B, N, 2, H, W) of prepared slices of one shape."""
         shapes = {tuple(p.mu.shape) for p in batch}
         if len(shapes) != 1:
             raise MRIInputError(f"slices restored in one batch must share one shape, got {sorted(shapes)}.")
         mu = complex_to_channels(torch.stack([p.mu for p in batch])[:, None]).to(self.device)
         noise = ItemNoise(seeds)
         dc = self.consistency.stacked(batch, noise, self.device)
-        stacks = self.posterior_samples(mu, noise, dc, verbose=verbose, callback=callback)  # (B, N, 2, H, W)
-        return [self._result(p, stack) for p, stack in zip(batch, stacks)]
+        return self.posterior_samples(mu, noise, dc, **kwargs)
 
     def _result(self, prepared: PreparedSlice, stack: torch.Tensor) -> dict[str, Any]:
         return reconstruction_result(

@@ -106,7 +106,10 @@ class ReconstructionValidator:
         self.seed = seed
         self._prepared: dict[tuple[int, int], dict[str, Any]] = {}
 
-    def _reconstructor(self, network: torch.nn.Module, protocol: int, steps: int) -> D3GMReconstructor:
+    def reconstructor(
+        self, network: torch.nn.Module, protocol: int, steps: int | None = None, num_samples: int = 1
+    ) -> D3GMReconstructor:
+        """The reconstructor of one protocol, as the bundle builds it (``steps`` default: the bundle's)."""
         acceleration, center_fraction = self.protocols[protocol]
         return D3GMReconstructor(
             network,
@@ -114,8 +117,9 @@ class ReconstructionValidator:
             mask=CartesianMask("random", acceleration, center_fraction),
             mask_seed=self.mask_seed,
             data_consistency=self.data_consistency,
-            num_inference_steps=steps,
+            num_inference_steps=self.steps[0] if steps is None else steps,
             sampler=self.sampler,
+            num_samples=num_samples,
             seed=self.seed,
             device=next(network.parameters()).device,
             **self.reconstructor_args,
@@ -129,7 +133,7 @@ class ReconstructionValidator:
         sums: dict[str, list[float]] = {}
         for p in range(len(self.protocols)):
             for s, steps in enumerate(self.steps):
-                rec = self._reconstructor(network, p, steps)
+                rec = self.reconstructor(network, p, steps)
                 for c, case in enumerate(self.cases):
                     if (p, c) not in self._prepared:
                         self._prepared[(p, c)] = rec.prepare(case)

@@ -73,6 +73,10 @@ class _InferTaskStandIn:
 _Base = _InferTask if has_monailabel else _InferTaskStandIn
 
 
+#: what a request can ask back (``result``)
+RESULTS = ("mean", "std", "lower", "upper")
+
+
 def sample_app_dir() -> Path:
     """The folder of the sample MONAI Label app (``monailabel start_server --app <this folder> ...``)."""
     return Path(str(resources.files("monai_d3gm.integrations.monailabel") / "app"))
@@ -90,9 +94,11 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
         dimension: 3 for volumes (the MRI bundles), 2 for photos.
 
     The user-facing options (``config()``, editable in 3D Slicer's MONAI Label module and passed back in the
-    request) are the sampler's steps, the number of posterior samples, the seed, ``uncertainty`` (return the
-    samples' pixel-wise standard deviation instead of their mean; needs ``num_samples`` >= 2; the same seed gives the
-    matching mean in a second request), and, for the MRI bundles (whole
+    request) are the sampler's steps, the number of posterior samples, the seed, ``result`` (what comes back: "mean",
+    the restored image; "std", the samples' pixel-wise standard deviation; "lower" or "upper", the bound of the
+    calibrated ``interval`` (its coverage, 0.9), from the bundle's ``models/calibration.json``; all but "mean" need
+    ``num_samples`` >= 2, and the same seed gives the matching mean in another request; ``uncertainty`` True is
+    "std"), and, for the MRI bundles (whole
     volumes), the slice range (``"start:stop"``, empty for all) and, for reconstruction, the slices per batch.
 
     Served by MONAI Label (no ``output_dir`` in the request), the result is moved to a temporary file of its own,
@@ -115,7 +121,14 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
         default_key, default_overrides = BUNDLE_OUTPUTS.get(name, ("reconstruction", {}))
         self.output_key = output_key or default_key
         self.overrides = {**default_overrides, **(overrides or {})}
-        config: dict[str, Any] = {"num_inference_steps": 3, "num_samples": 1, "seed": 0, "uncertainty": False}
+        config: dict[str, Any] = {
+            "num_inference_steps": 3,
+            "num_samples": 1,
+            "seed": 0,
+            "result": "mean",
+            "interval": 0.9,
+            "uncertainty": False,
+        }
         if self.overrides.get("whole_volume"):
             config["slices"] = ""
             if name in BATCHED:
@@ -160,12 +173,18 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
         options = {k: _as_type_of(self._config[k], request[k], k) for k in self._config if request.get(k) is not None}
         if not options.get("slices", True):
             options.pop("slices")  # empty: the whole volume
-        uncertainty = options.pop("uncertainty", False)
-        if uncertainty and options.get("num_samples", self._config["num_samples"]) < 2:
+        wanted = "std" if options.pop("uncertainty", False) else options.pop("result", "mean")
+        options.pop("result", None)
+        level = options.pop("interval", self._config["interval"])
+        if wanted not in RESULTS:
+            raise D3GMInputError(f"result must be one of {RESULTS}, got {wanted!r}.")
+        if wanted != "mean" and options.get("num_samples", self._config["num_samples"]) < 2:
             raise D3GMInputError(
-                "uncertainty returns the posterior standard deviation of several samples; set num_samples to 2 or "
-                "more (e.g. 8), or turn uncertainty off."
+                f"result {wanted!r} comes from the spread of several posterior samples; set num_samples to 2 or "
+                "more (e.g. 8, a calibrated count for lower/upper), or ask for the mean."
             )
+        if wanted in ("lower", "upper"):
+            options["interval"] = level
         served = not request.get("output_dir")
         output_dir = Path(tempfile.mkdtemp(prefix="d3gm_monailabel_") if served else request["output_dir"])
         device = request.get("device")
@@ -188,7 +207,13 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
             summary = json.loads((output_dir / "metrics.json").read_text())
             ((name, record),) = summary["cases"].items()
             files = record["files"]
-            key = "std" if uncertainty else self.output_key
+            key = self.output_key if wanted == "mean" else wanted
+            if key not in files and wanted in ("lower", "upper"):
+                raise D3GMInputError(
+                    f"the {self.bundle.name} bundle wrote no interval ({sorted(files)}): its weights have no interval "
+                    "calibration for them (models/calibration.json); run the bundle's configs/calibrate.json, or ask "
+                    "for result 'std'."
+                )
             if key not in files:
                 raise KeyError(f"the {self.bundle.name} bundle wrote {sorted(files)}, not {key!r}.")
             result = Path(files[key])
@@ -207,6 +232,8 @@ class D3GMInferTask(_Base):  # type: ignore[misc, valid-type]
             "metrics": record.get("metrics", {}),
             "seconds": record.get("seconds"),
         }
+        if "interval" in record:
+            summary_json["interval"] = record["interval"]
         if "empty_slices" in record:
             summary_json["empty_slices"] = record["empty_slices"]
         if not served:

@@ -105,6 +105,27 @@ def test_pipeline_dicom_input_writes_a_derived_series(tmp_path):
     assert derived.series_instance_uid != source.series_instance_uid
 
 
+def test_pipeline_dicom_input_writes_the_interval_bounds_as_series(tmp_path):
+    from monai_d3gm.uncertainty import IntervalCalibration, IntervalScales
+
+    calibration = IntervalCalibration({"all": {0.9: {2: IntervalScales([], [2.0], 0.0)}}})
+    path = calibration.save(tmp_path / "calibration.json")
+    make_dicom_series(tmp_path / "series", n=3, rows=32, cols=32)
+    summary = run_pipeline(
+        tmp_path / "series", tmp_path / "out", num_samples=2, interval=0.9, calibration_file=str(path)
+    )
+    folder = tmp_path / "out" / "series"
+    series = {n: read_dicom_series(folder / n) for n in ("dicom", "dicom_lower", "dicom_upper")}
+    assert len({s.series_instance_uid for s in series.values()}) == 3
+    numbers = sorted(int(s.datasets[0].SeriesNumber) for s in series.values())
+    assert numbers == [numbers[0], numbers[0] + 1, numbers[0] + 2]
+    assert np.all(
+        series["dicom_lower"].volume <= series["dicom_upper"].volume + 1e-3 * series["dicom_upper"].volume.max()
+    )
+    assert summary["cases"]["series"]["interval"]["calibration_group"] == "all"
+    assert {"lower", "upper", "dicom_lower", "dicom_upper"} <= set(summary["cases"]["series"]["files"])
+
+
 def test_pipeline_kspace_without_reference_and_posterior_std(tmp_path):
     k = np.fft.fft2(_phantom()).astype(np.complex64)
     mask = CartesianMask("equispaced", 4, 0.16, seed=0)((32, 32)).numpy()

@@ -28,7 +28,8 @@ def test_task_describes_an_image_to_image_model():
     task = D3GMInferTask(RECON)
     info = task.info()
     assert info["type"] == "others" and info["labels"] == [] and info["dimension"] == 3
-    assert set(info["config"]) == {"num_inference_steps", "num_samples", "seed", "uncertainty", "batch_size", "slices"}
+    assert set(info["config"]) == {"num_inference_steps", "num_samples", "seed", "result", "interval", "uncertainty",
+                                   "batch_size", "slices"}  # fmt: skip
     assert "not a label" in info["description"]
     assert task.is_valid()
     assert not D3GMInferTask(BUNDLES / "no_such_bundle").is_valid()
@@ -102,6 +103,30 @@ def test_uncertainty_returns_the_standard_deviation_of_the_samples(tmp_path):
         D3GMInferTask(RECON)({"image": str(path), "uncertainty": True})
     with pytest.raises(ValueError, match="true or false"):
         D3GMInferTask(RECON)({"image": str(path), "uncertainty": "maybe"})
+
+
+def test_interval_bounds_come_back_as_volumes(tmp_path):
+    """``result`` "lower" / "upper": the calibrated interval's bounds (the shipped ``models/calibration.json``), aligned
+    with the study and around the mean; a bundle without a calibration says how to make one."""
+    import shutil
+
+    path, affine = _volume(tmp_path)
+    options = {"image": str(path), "num_inference_steps": 1, "num_samples": 2, "device": "cpu", "interval": 0.9}
+    files = {r: D3GMInferTask(RECON)({**options, "result": r, "output_dir": str(tmp_path / r)}) for r in
+             ("mean", "lower", "upper")}  # fmt: skip
+    images = {r: nib.load(f) for r, (f, _) in files.items()}
+    np.testing.assert_allclose(images["lower"].affine, affine, atol=1e-5)
+    lower, mean, upper = (np.asarray(images[r].dataobj) for r in ("lower", "mean", "upper"))
+    assert np.all(lower <= mean + 1e-6) and np.all(mean <= upper + 1e-6) and np.any(lower < upper)
+    assert files["lower"][1]["interval"]["level"] == 0.9
+    with pytest.raises(ValueError, match="result must be one of"):
+        D3GMInferTask(RECON)({**options, "result": "median"})
+    with pytest.raises(ValueError, match="num_samples to 2 or more"):
+        D3GMInferTask(RECON)({**options, "result": "upper", "num_samples": 1})
+    bare = tmp_path / "bare_bundle"
+    shutil.copytree(RECON, bare, ignore=shutil.ignore_patterns("calibration.json", "training_checkpoint.pt"))
+    with pytest.raises(ValueError, match="no interval calibration.*calibrate.json"):
+        D3GMInferTask(bare)({**options, "result": "lower"})
 
 
 def test_task_rejects_missing_images_and_bundles(tmp_path):

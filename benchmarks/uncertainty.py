@@ -1,0 +1,155 @@
+# Copyright (c) monai-d3gm contributors
+# Licensed under the Apache License, Version 2.0
+"""Calibrated posterior intervals of the reconstruction bundle, on people the calibration never saw.
+
+The calibration slices are the bundle's validation people (``configs/data_split.json``: 3 brains, 3 lumbar spines);
+the benchmark slices are the split's benchmark people, grouped as brain (C-STAR FLAIR, TCGA, Utah, BraTS: the
+calibration distribution), lumbar spine (also in it) and knee (off it: an anatomy neither training nor calibration
+saw). Every slice is simulated as validation simulates it (noisy single- and multi-coil k-space, random 1-D masks at
+4x and 8x) and reconstructed as the bundle does, with ``max(--counts)`` posterior samples; the first n of them give
+the estimate of n samples.
+
+For each calibration variant (one scale for both accelerations, or one per acceleration; with a floor on the
+spread; one scale per intensity quintile) and sample count it prints, per group: the marginal coverage of the 90 %
+intervals over foreground pixels (reference > 10 % of its peak, dilated), the lowest coverage of the five width
+quintiles (size-stratified coverage), the mean width (units of the slice's peak) and the Spearman correlation of
+width with |error|, with the raw "±2 std" band beside. The issue's bar: brain coverage in [0.88, 0.95], every width quintile >= 0.80, Spearman >= 0.4.
+
+    python benchmarks/uncertainty.py [--slices 4] [--counts 2 4 8 16] [--json uncertainty.json] [--figure unc.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from monai_d3gm.apps.reconstruction.calibration import acceleration_group, fit_calibration, posterior_estimates
+from monai_d3gm.apps.reconstruction.dataset import split_volumes
+from monai_d3gm.apps.reconstruction.validation import ReconstructionValidator, held_out_cases
+from monai_d3gm.uncertainty import interval_coverage
+from monai_d3gm.visualize import save_comparison
+
+from _common import environment, load_bundle_network, print_table, save_json
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+BUNDLE = ROOT / "bundles" / "mri_reconstruction_d3gm"
+SPLIT = BUNDLE / "configs" / "data_split.json"
+LEVEL = 0.9
+#: the bundle's sampler settings (inference.json)
+SAMPLER = {
+    "sampler": "posterior",
+    "num_inference_steps": 3,
+    "data_consistency": "hard",
+    "sense_lam": 0.1,
+    "sense_iterations": 5,
+    "coil_combination": "rss",
+}
+VARIANTS = {
+    "pooled accelerations": {"bins": 1, "floor": 0.0, "per_acceleration": False},
+    "per acceleration (the bundle's)": {"bins": 1, "floor": 0.0, "per_acceleration": True},
+    "per acceleration + floor 0.01": {"bins": 1, "floor": 0.01, "per_acceleration": True},
+    "per acceleration and intensity quintile": {"bins": 5, "floor": 0.0, "per_acceleration": True},
+}
+
+
+def group_of(volume: dict) -> str:
+    path = volume["path"].lower()
+    if "knee" in path:
+        return "knee"
+    if "ivd" in path or "vb" in path or "spine" in path:
+        return "lumbar spine"
+    return "brain"
+
+
+def estimates(volumes, slices, counts, net, inferer) -> list[dict]:
+    cases = held_out_cases(volumes, slices)
+    groups = [group_of(v) for v in volumes for _ in range(slices)]
+    validator = ReconstructionValidator(cases, inferer, **SAMPLER)
+    entries = posterior_estimates(validator, net, counts)
+    for i, e in enumerate(entries):
+        e["group"] = groups[i % len(cases)]
+    return entries
+
+
+def score(entries, calibration, n) -> dict[str, float]:
+    """Pixel-pooled means over the slices of one group: coverage, the lowest width-quintile coverage, width,
+    Spearman (mean over slices)."""
+    rows = []
+    for e in entries:
+        mean, std = e["estimates"][n]
+        if calibration is None:  # the raw "mean ± 2 std" band
+            lower, upper = (mean - 2 * std).clamp(min=0), mean + 2 * std
+        else:
+            group = acceleration_group(calibration, e["acceleration"])
+            lower, upper = calibration.interval(mean, std, n, LEVEL, low=0.0, group=group)
+        rows.append(interval_coverage(lower, upper, e["reference"], mean=mean))
+    return {
+        "coverage": float(np.mean([r["coverage"] for r in rows])),
+        "worst_quintile": float(np.min(np.mean([r["coverage_by_width"] for r in rows], 0))),
+        "width": float(np.mean([r["width"] for r in rows])),
+        "spearman": float(np.nanmean([r["spearman"] for r in rows])),
+        "min_slice_coverage": float(np.min([r["coverage"] for r in rows])),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--slices", type=int, default=4, help="slices per calibration volume")
+    parser.add_argument("--benchmark_slices", type=int, default=2, help="slices per benchmark volume")
+    parser.add_argument("--counts", type=int, nargs="+", default=[2, 4, 8, 16])
+    parser.add_argument("--weights", default=None)
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--figure", default=None, help="PNG: mean, error and interval width of one brain slice")
+    args = parser.parse_args()
+    if not SPLIT.is_file() or not SHARED.is_dir():
+        sys.exit(f"the benchmark needs the real data in {SHARED}")
+    print(environment())
+    net, inferer = load_bundle_network(BUNDLE, args.weights)
+    start = time.perf_counter()
+    calibration_entries = estimates(split_volumes(SPLIT, "validation", SHARED), args.slices, args.counts, net, inferer)
+    benchmark_entries = estimates(
+        split_volumes(SPLIT, "benchmark", SHARED), args.benchmark_slices, args.counts, net, inferer
+    )
+    print(f"sampling: {time.perf_counter() - start:.0f} s, {len(calibration_entries)} calibration and "
+          f"{len(benchmark_entries)} benchmark images")  # fmt: skip
+    groups = sorted({e["group"] for e in benchmark_entries}, key=["brain", "lumbar spine", "knee"].index)
+    record: dict = {}
+    for variant, settings in {"raw ±2 std": None, **VARIANTS}.items():
+        calibration = None if settings is None else fit_calibration(calibration_entries, [LEVEL], **settings)
+        rows = []
+        for n in args.counts:
+            for group in groups:
+                for acceleration in (4.0, 8.0):
+                    part = [e for e in benchmark_entries if e["group"] == group and e["acceleration"] == acceleration]
+                    s = score(part, calibration, n)
+                    record.setdefault(variant, {}).setdefault(str(n), {})[f"{group} {acceleration:.0f}x"] = s
+                    ok = 0.88 <= s["coverage"] <= 0.95 and s["worst_quintile"] >= 0.8
+                    rows.append([n, group, f"{acceleration:.0f}x", len(part), f"{s['coverage']:.3f}",
+                                 f"{s['worst_quintile']:.3f}", f"{s['min_slice_coverage']:.3f}", f"{s['width']:.4f}",
+                                 f"{s['spearman']:.2f}", "yes" if ok else "no"])  # fmt: skip
+        count = len(calibration_entries)
+        title = variant if settings is None else f"{variant} ({LEVEL:.0%} intervals, {count} calibration images)"
+        print_table(title, ["n", "set", "accel", "slices", "coverage", "worst width quintile", "worst slice",
+                            "mean width", "Spearman", "in [0.88, 0.95], quintiles >= 0.8"], rows)  # fmt: skip
+    save_json(args.json, record)
+    if args.figure:
+        brain = next(e for e in benchmark_entries if e["group"] == "brain" and e["acceleration"] == 8.0)
+        n = args.counts[-1]
+        calibration = fit_calibration(calibration_entries, [LEVEL])
+        mean, std = brain["estimates"][n]
+        lower, upper = calibration.interval(mean, std, n, LEVEL, low=0.0, group="8x")
+        half = "90 % interval half-width"
+        panels = {"output": mean, "reference": brain["reference"], half: (upper - lower) / 2}
+        save_comparison(args.figure, {k: torch.as_tensor(v).numpy() for k, v in panels.items()}, error_gain=5.0,
+                        title=f"{brain['name']} 8x, {n} samples: covered where the error is below the half-width",
+                        error_panels=[half])  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
