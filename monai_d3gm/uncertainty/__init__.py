@@ -18,18 +18,22 @@ from .calibration import (
     weights_digest,
 )
 from .coverage import interval_coverage, spearman
+from .workflow import CalibrationWorkflow, fit_groups, record_calibration
 
 __all__ = [
     "ALL",
     "CALIBRATION_FORMAT",
+    "CalibrationWorkflow",
     "CalibrationImage",
     "IntervalCalibration",
     "IntervalScales",
     "calibrate_intervals",
     "calibration_image",
+    "fit_groups",
     "foreground_mask",
     "image_peak",
     "interval_coverage",
+    "record_calibration",
     "risk_control_scale",
     "sample_estimates",
     "spearman",

@@ -175,7 +175,7 @@ def test_calibrated_intervals_end_to_end(tmp_path):
     proc = run_bundle(installed, ["inference.json", "calibrate.json"], calibration_data_dir=str(volumes),
                       calibration_slices=5, calibration_levels=[0.8], calibration_sample_counts=[2],
                       num_inference_steps=1, progress=False)  # fmt: skip
-    assert "calibrated 10 images (5 slices x 2 protocols)" in proc.stdout
+    assert "calibrated 10 images" in proc.stdout and "groups ['4x', '8x']" in proc.stdout
     calibration = json.loads((installed / "models" / "calibration.json").read_text())
     assert sorted(calibration["groups"]) == ["4x", "8x"]
     metadata = json.loads((installed / "configs" / "metadata.json").read_text())

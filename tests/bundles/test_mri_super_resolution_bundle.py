@@ -95,3 +95,28 @@ def test_embedded_demo_beats_interpolation(tmp_path):
     m = record["metrics"]
     assert m["d3gm"]["psnr"] > max(m["sinc"]["psnr"], m["bicubic"]["psnr"])
     assert m["d3gm"]["ssim"] > max(m["sinc"]["ssim"], m["bicubic"]["ssim"])
+
+
+def test_calibrated_intervals_end_to_end(tmp_path):
+    """``calibrate.json`` on generated held-out slices (both degradations, pooled) writes ``models/calibration.json``
+    and records it; ``--num_samples 2 --interval 0.8`` then writes lower and upper bounds around the output on its
+    grid, with the coverage in ``metrics.json``."""
+    installed = zip_and_install(BUNDLE, tmp_path)
+    (installed / "models" / "calibration.json").unlink(missing_ok=True)
+    volumes = tmp_path / "held_out"
+    volumes.mkdir()
+    phantom_volume(volumes, slices=16)
+    proc = run_bundle(installed, ["inference.json", "calibrate.json"], calibration_data_dir=str(volumes),
+                      calibration_slices=5, calibration_levels=[0.8], calibration_sample_counts=[2],
+                      num_inference_steps=1, progress=False)  # fmt: skip
+    assert "calibrated 10 images" in proc.stdout and "groups ['all']" in proc.stdout
+    metadata = json.loads((installed / "configs" / "metadata.json").read_text())
+    assert metadata["calibration"]["sample_counts"] == [2]
+    out = tmp_path / "out"
+    run_bundle(installed, "inference.json", output_dir=str(out), num_samples=2, interval=0.8, num_inference_steps=1,
+               progress=False)  # fmt: skip
+    ((folder, record),) = [(p.parent, json.loads(p.read_text())) for p in out.glob("*/metrics.json")]
+    names = ("lower", "upper", "super_resolution")
+    lower, upper, output = (np.asarray(nib.load(folder / f"{n}.nii.gz").dataobj) for n in names)
+    assert lower.shape == output.shape and np.all(lower <= output + 1e-6) and np.all(output <= upper + 1e-6)
+    assert record["interval"]["calibration_group"] == "all" and 0 <= record["interval"]["coverage"] <= 1

@@ -11,35 +11,25 @@ One run draws ``max(sample_counts)`` samples per slice; the first n of them give
 
 from __future__ import annotations
 
-import datetime
-import json
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from ...errors import MRIInputError
 from ...inferers import D3GMInferer
-from ...io.files import atomic_path
-from ...uncertainty import (
-    IntervalCalibration,
-    calibrate_intervals,
-    calibration_image,
-    interval_coverage,
-    weights_digest,
-)
+from ...uncertainty import IntervalCalibration
+from ...uncertainty.workflow import CalibrationWorkflow, fit_groups
 from .validation import ReconstructionValidator
 
 __all__ = [
     "ReconstructionCalibration",
     "acceleration_group",
+    "acceleration_name",
     "fit_calibration",
     "posterior_estimates",
-    "record_calibration",
 ]
 
 
@@ -47,6 +37,11 @@ def acceleration_group(calibration: IntervalCalibration, acceleration: float) ->
     """The calibration group of an acceleration (:meth:`~monai_d3gm.uncertainty.IntervalCalibration.nearest_group`:
     "8x" for 8.0, the nearest calibrated one with a warning for others)."""
     return calibration.nearest_group(acceleration)
+
+
+def acceleration_name(acceleration: float) -> str:
+    """The group name of an acceleration: "4x"."""
+    return f"{float(acceleration):g}x"
 
 
 def fit_calibration(
@@ -58,17 +53,8 @@ def fit_calibration(
 ) -> IntervalCalibration:
     """Fit the scales on :func:`posterior_estimates` entries: one group per acceleration ("4x", "8x"), or one pooled
     group."""
-    if not per_acceleration:
-        return calibrate_intervals(
-            [calibration_image(e["reference"], e["estimates"]) for e in entries], levels, bins, floor
-        )
-    parts = []
-    for acceleration in sorted({float(e["acceleration"]) for e in entries}):
-        images = [
-            calibration_image(e["reference"], e["estimates"]) for e in entries if e["acceleration"] == acceleration
-        ]
-        parts.append(calibrate_intervals(images, levels, bins, floor, group=f"{acceleration:g}x"))
-    return IntervalCalibration.merge(parts)
+    group_key = "acceleration" if per_acceleration else None
+    return fit_groups(entries, levels, bins, floor, group_key, acceleration_name)
 
 
 def posterior_estimates(
@@ -107,17 +93,8 @@ def posterior_estimates(
     return entries
 
 
-def record_calibration(metadata_path: str | os.PathLike, entry: Mapping[str, Any]) -> None:
-    """Record the calibration in the bundle's ``metadata.json`` (key ``"calibration"``), written atomically."""
-    path = Path(metadata_path)
-    metadata = json.loads(path.read_text())
-    metadata["calibration"] = dict(entry)
-    with atomic_path(path, suffix=".json") as tmp:
-        Path(tmp).write_text(json.dumps(metadata, indent=4, ensure_ascii=False) + "\n")
-
-
-class ReconstructionCalibration:
-    """Fit and write the interval calibration of a reconstruction bundle's weights.
+class ReconstructionCalibration(CalibrationWorkflow):
+    """Fit and write the interval calibration of a reconstruction bundle's weights (``calibrate.json``).
 
     Args:
         network: the score network with the bundle's weights loaded.
@@ -157,71 +134,20 @@ class ReconstructionCalibration:
     ) -> None:
         if not cases:
             raise MRIInputError("calibration needs held-out cases; the validation split gave none.")
-        self.network = network
-        self.validator = ReconstructionValidator(cases, inferer, protocols=protocols, **validator_args)
-        self.weights_path = Path(weights_path)
-        self.output_path = Path(output_path)
-        self.metadata_path = None if metadata_path is None else Path(metadata_path)
-        self.levels = [float(v) for v in levels]
-        self.sample_counts = sorted({int(n) for n in sample_counts})
-        self.bins, self.floor = int(bins), float(floor)
-        self.per_acceleration = per_acceleration
-        self.progress = progress
+        validator = ReconstructionValidator(cases, inferer, protocols=protocols, **validator_args)
+        self.network, self.validator = network, validator
 
-    @torch.no_grad()
-    def __call__(self) -> IntervalCalibration:
-        """Sample, fit, write the calibration file (and record it in ``metadata.json``); returns the calibration."""
-        digest = weights_digest(self.weights_path)  # fails now, before any sampling, when the weights are missing
-        self.network.eval()
-        entries = posterior_estimates(self.validator, self.network, self.sample_counts, self.progress)
-        calibration = fit_calibration(entries, self.levels, self.bins, self.floor, self.per_acceleration)
-        calibration.weights_sha256 = digest
-        # the empirical coverage on the calibration slices themselves (at least the level, by construction)
-        coverage = {
-            str(level): float(
-                np.mean(
-                    [
-                        interval_coverage(
-                            *calibration.interval(
-                                *e["estimates"][n], n, level, 0.0, acceleration_group(calibration, e["acceleration"])
-                            ),
-                            e["reference"],
-                        )["coverage"]
-                        for e in entries
-                        for n in self.sample_counts
-                    ]
-                )
-            )
-            for level in self.levels
+        def estimate() -> list[dict[str, Any]]:
+            network.eval()
+            with torch.no_grad():
+                return posterior_estimates(validator, network, sample_counts, progress)
+
+        info = {
+            "slices": len(validator.cases),
+            "protocols": [list(p) for p in validator.protocols],
+            "sampler": validator.sampler,
+            "num_inference_steps": validator.steps[0],
+            "data_consistency": validator.data_consistency,
         }
-        calibration.info.update(
-            {
-                "created": datetime.date.today().isoformat(),
-                "slices": len(self.validator.cases),
-                "protocols": [list(p) for p in self.validator.protocols],
-                "sampler": self.validator.sampler,
-                "num_inference_steps": self.validator.steps[0],
-                "data_consistency": self.validator.data_consistency,
-                "coverage_on_calibration": coverage,
-            }
-        )
-        calibration.save(self.output_path)
-        if self.metadata_path is not None:
-            record_calibration(
-                self.metadata_path,
-                {
-                    "file": f"models/{self.output_path.name}",
-                    "levels": calibration.levels,
-                    "sample_counts": self.sample_counts,
-                    "images": len(entries),
-                    "groups": calibration.groups,
-                    "weights_sha256": digest,
-                    "created": calibration.info["created"],
-                },
-            )
-        print(
-            f"calibrated {len(entries)} images ({len(self.validator.cases)} slices x {len(self.validator.protocols)} "
-            f"protocols), levels {calibration.levels}, sample counts {self.sample_counts}: {self.output_path}",
-            flush=True,
-        )
-        return calibration
+        super().__init__(estimate, sample_counts, weights_path, output_path, metadata_path, levels, bins, floor,
+                         "acceleration" if per_acceleration else None, acceleration_name, info)  # fmt: skip

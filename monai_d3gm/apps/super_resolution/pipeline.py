@@ -24,7 +24,7 @@ ImagePositionPatient) for DICOM inputs, ``NAME/comparison.png`` (sinc input, bic
 from __future__ import annotations
 
 import os
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -111,9 +111,10 @@ class SaveSuperResolutiond(SaveMRISliced):
     Args:
         output_dir: the run's output folder.
         write_dicom: write a derived DICOM series for DICOM inputs.
-        keys: the output and its spread.
+        keys: the output and its spread (and a calibrated interval's "lower" and "upper").
         name_key: the case's name (its sub-folder).
         files_key: where the written files are recorded.
+        dicom_keys: further keys written as derived DICOM series for DICOM inputs (``NAME/dicom_<key>/``).
     """
 
     def __init__(
@@ -123,9 +124,10 @@ class SaveSuperResolutiond(SaveMRISliced):
         keys: KeysCollection = ("output", "std"),
         name_key: str = "name",
         files_key: str = "files",
+        dicom_keys: Sequence[str] = (),
     ) -> None:
         super().__init__(output_dir, write_dicom, keys, {"output": "super_resolution"}, "D3GM super-resolution",
-                         name_key, files_key, required=("scale", "simulate"))  # fmt: skip
+                         name_key, files_key, required=("scale", "simulate"), dicom_keys=dicom_keys)  # fmt: skip
 
     @staticmethod
     def _factor(data: Mapping[Hashable, Any]) -> int:
