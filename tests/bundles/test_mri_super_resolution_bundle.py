@@ -120,3 +120,9 @@ def test_calibrated_intervals_end_to_end(tmp_path):
     lower, upper, output = (np.asarray(nib.load(folder / f"{n}.nii.gz").dataobj) for n in names)
     assert lower.shape == output.shape and np.all(lower <= output + 1e-6) and np.all(output <= upper + 1e-6)
     assert record["interval"]["calibration_group"] == "all" and 0 <= record["interval"]["coverage"] <= 1
+    volume = tmp_path / "volume"
+    run_bundle(installed, "inference.json", output_dir=str(volume), whole_volume=True, slices="104:106", num_samples=2,
+               interval=0.8, num_inference_steps=1, progress=False)  # fmt: skip
+    slab = volume / "demo_mni152_volume"
+    assert nib.load(slab / "lower.nii.gz").shape == nib.load(slab / "super_resolution.nii.gz").shape
+    assert "coverage" in json.loads((slab / "metrics.json").read_text())["interval"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,9 @@ class SuperResolutionVolumeRunner:
         write_dicom: write a derived DICOM series for DICOM inputs.
         slices: ``"start:stop"`` slices of the volume (default all).
         progress: the volume's progress bar.
+        interval: the calibrated interval (:class:`~monai_d3gm.transforms.PosteriorIntervald` on "output" and "std"):
+            with several samples it adds ``NAME/lower.nii.gz`` and ``NAME/upper.nii.gz`` (and DICOM series) and the
+            interval's record (coverage when a reference exists) to ``metrics.json``.
     """
 
     def __init__(
@@ -89,8 +93,10 @@ class SuperResolutionVolumeRunner:
         write_dicom: bool = True,
         slices: str | None = None,
         progress: bool = True,
+        interval: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self.resolver = resolver
+        self.interval = interval
         self.output_dir = Path(output_dir)
         self.input_path = input_path or None
         self.slice_axis = slice_axis
@@ -135,7 +141,7 @@ class SuperResolutionVolumeRunner:
                 slice_case["simulate"] = case["simulate"]
             result = self.resolver(slice_case)
             simulate = result["simulate"]
-            for key in ("output", "std"):  # what is written; the middle slice keeps the rest for the figure
+            for key in ("output", "std", "reference"):  # what is written or scored; the middle slice keeps the rest
                 if result.get(key) is not None:
                     image = result[key].numpy().astype(np.float32)
                     if key not in arrays:
@@ -174,10 +180,21 @@ class SuperResolutionVolumeRunner:
         }
         if "std" in result:
             files["std"] = str(write_nifti(np.moveaxis(result["std"], 0, axis), affine, out / "std.nii.gz"))
+        interval = {}
+        if self.interval is not None and "std" in result:
+            interval = self.interval({k: result.get(k) for k in ("output", "std", "reference")})
+        for key in ("lower", "upper"):
+            if key in interval:
+                result[key] = interval[key]
+                files[key] = str(write_nifti(np.moveaxis(interval[key], 0, axis), affine, out / f"{key}.nii.gz"))
         if self.write_dicom and volume.series is not None:
-            hr = upsampled_series(volume.series, result["output"], scale, list(chosen))
-            written = write_dicom_series(result["output"], hr, out / "dicom", "D3GM super-resolution", overwrite=True)
-            files["dicom"] = [str(f) for f in written]
+            for k, key in enumerate(k for k in ("output", "lower", "upper") if k in result):
+                folder = "dicom" if key == "output" else f"dicom_{key}"
+                description = "D3GM super-resolution" + ("" if key == "output" else f" ({key})")
+                hr = upsampled_series(volume.series, result[key], scale, list(chosen))
+                written = write_dicom_series(result[key], hr, out / folder, description, overwrite=True,
+                                             series_offset=1000 + k)  # fmt: skip
+                files[folder] = [str(f) for f in written]
         metrics = average_metrics(result["metrics"])
         title = metrics_title(metrics)
         middle = result["middle"]
@@ -193,6 +210,7 @@ class SuperResolutionVolumeRunner:
             "simulate": result["simulate"],
             "scale": self.resolver.scale,
             "output_shape": list(np.moveaxis(result["output"], 0, axis).shape),
+            **({"interval": interval["interval"]} if "interval" in interval else {}),
             "seconds": round(seconds, 2),
             "metrics": metrics,
             "files": files,
