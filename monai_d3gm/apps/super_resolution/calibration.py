@@ -53,7 +53,7 @@ def posterior_estimates(
                 prepared = resolver.prepare({"image": case["image"]})
                 mu = prepared.mu[None, None].to(resolver.device)
                 generator = torch.Generator(device=resolver.device).manual_seed(resolver.seed)
-                samples = resolver.posterior_samples(mu, generator, resolver.consistency.build(mu))[0]
+                samples = resolver.posterior_samples(mu, generator, resolver.consistency.build(mu), verbose=False)[0]
                 results = {n: super_resolution_result(prepared, samples[:n]) for n in counts}
                 if prepared.reference is None:
                     raise MRIInputError(f"{case.get('name')}: calibration needs HR slices (a reference).")
