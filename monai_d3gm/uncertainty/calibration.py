@@ -17,12 +17,14 @@ smallest scale with
 
 which guarantees that on a new image of the same distribution the expected fraction of missed foreground pixels is
 at most α. Pixels of one image are not exchangeable, images are: this is why the guarantee is on the per-image
-fraction, and why it needs at least ``ceil(1/α)`` calibration images (the 1 / (n + 1) term). A library's split
+fraction, and why it needs at least ``ceil(1/α) - 1`` calibration images (the 1 / (n + 1) term). A library's split
 conformal regressor (mapie, puncc) treats each pixel as an exchangeable sample, which this guarantee does not need
 and real images do not give, so the few lines of risk control are written out here.
 
 The standard deviation of N samples is itself a noisy estimate whose spread depends on N, so a calibration holds one
-set of scales per sample count: :func:`calibrate_intervals` takes the first n of N_max samples for every n asked.
+set of scales per sample count (:func:`sample_estimates` takes the first n of N_max samples for every n asked), and
+per group of images whose spread misjudges the error differently (the MRI acceleration): the guarantee then holds for
+each group, not only for their mixture.
 """
 
 from __future__ import annotations
