@@ -19,7 +19,7 @@ quintile >= 0.80, Spearman >= 0.4.
     python benchmarks/uncertainty.py [--slices 4] [--counts 2 4 8 16] [--json uncertainty.json] [--figure unc.png]
 
 ``--task super_resolution`` scores the super-resolution bundle's shipped calibration (``models/calibration.json``,
-k-space truncation and blur pooled) on the same benchmark people, per degradation.
+one group per degradation) on the same benchmark people, per degradation.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def super_resolution(args) -> None:
                     e for e in entries if groups[e["name"].split("#")[0]] == group and e["degradation"] == degradation
                 ]
                 raw = score(part, None, n)
-                s = score([{**e, "acceleration": 0.0} for e in part], calibration, n)  # one pooled group
+                s = score([{**e, "acceleration": e["degradation"]} for e in part], calibration, n)  # its group
                 record.setdefault(str(n), {})[f"{group} {degradation}"] = {"calibrated": s, "raw": raw}
                 ok = 0.88 <= s["coverage"] <= 0.95 and s["worst_quintile"] >= 0.8
                 rows.append([n, group, degradation, len(part), f"{raw['coverage']:.3f}", f"{s['coverage']:.3f}",

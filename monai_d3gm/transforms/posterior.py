@@ -65,7 +65,10 @@ class PosteriorIntervald(MapTransform):
         weights_path: the weights the bundle runs; a calibration recording other weights' digest is not used.
         mean_key, std_key: the output and its spread.
         reference_key: the reference, when the case has one (its coverage is then recorded).
-        group_key: a numeric key choosing the calibration group (the acceleration, "acceleration"), or None.
+        group_key: the key choosing the calibration group (a number such as the acceleration, or a group's name such
+            as the degradation), or None.
+        group_aliases: group values that use another value's group (e.g. ``{"none": "kspace"}``: a real LR input is
+            a k-space truncation).
         low: the lower bound's floor (0 for magnitudes), or None.
         error: the documented error raised on bad settings.
     """
@@ -80,6 +83,7 @@ class PosteriorIntervald(MapTransform):
         std_key: str = "std",
         reference_key: str = "reference",
         group_key: str | None = None,
+        group_aliases: Mapping[str, str] | None = None,
         low: float | None = None,
         lower_key: str = "lower",
         upper_key: str = "upper",
@@ -96,6 +100,7 @@ class PosteriorIntervald(MapTransform):
             record_key,
         )
         self.low, self.num_samples, self.level = low, int(num_samples), level
+        self.group_aliases = dict(group_aliases or {})
         self.calibration: IntervalCalibration | None = None
         if level is None:
             return
@@ -135,7 +140,11 @@ class PosteriorIntervald(MapTransform):
         if self.calibration is None or d.get(self.std_key) is None:
             return d
         mean, std = torch.as_tensor(np.asarray(d[self.mean_key])), torch.as_tensor(np.asarray(d[self.std_key]))
-        group = None if self.group_key is None else self.calibration.nearest_group(float(d[self.group_key]))
+        group = None
+        if self.group_key is not None:
+            value = d[self.group_key]
+            value = self.group_aliases.get(value, value) if isinstance(value, str) else float(value)
+            group = self.calibration.nearest_group(value)
         if group is None and len(self.calibration.groups) == 1:
             group = self.calibration.groups[0]
         lower, upper = self.calibration.interval(mean, std, self.num_samples, self.level, self.low, group)

@@ -265,12 +265,14 @@ class IntervalCalibration:
     def sample_counts(self, level: float, group: str | None = None) -> list[int]:
         return sorted(self.scales[self._group(group)].get(_level(level), {}))
 
-    def nearest_group(self, value: float) -> str:
-        """The group for a numeric condition (an acceleration of 6.0 among groups "4x" and "8x"): its own when
-        calibrated, else the nearest in ratio, with a warning that coverage is not guaranteed there; a calibration of
-        one group gives that group."""
+    def nearest_group(self, value: float | str) -> str:
+        """The group for a condition: a group of that name ("blur"), or for a number (an acceleration of 6.0 among
+        groups "4x" and "8x") its own when calibrated, else the nearest in ratio, with a warning that coverage is not
+        guaranteed there; a calibration of one group gives that group."""
         if len(self.scales) == 1:
             return next(iter(self.scales))
+        if str(value) in self.scales:  # a named group ("blur")
+            return str(value)
         try:
             numbers = {g: float(g.rstrip("x")) for g in self.scales}
         except ValueError:

@@ -98,7 +98,7 @@ def test_embedded_demo_beats_interpolation(tmp_path):
 
 
 def test_calibrated_intervals_end_to_end(tmp_path):
-    """``calibrate.json`` on generated held-out slices (both degradations, pooled) writes ``models/calibration.json``
+    """``calibrate.json`` on generated held-out slices (a group per degradation) writes ``models/calibration.json``
     and records it; ``--num_samples 2 --interval 0.8`` then writes lower and upper bounds around the output on its
     grid, with the coverage in ``metrics.json``."""
     installed = zip_and_install(BUNDLE, tmp_path)
@@ -109,7 +109,7 @@ def test_calibrated_intervals_end_to_end(tmp_path):
     proc = run_bundle(installed, ["inference.json", "calibrate.json"], calibration_data_dir=str(volumes),
                       calibration_slices=5, calibration_levels=[0.8], calibration_sample_counts=[2],
                       num_inference_steps=1, progress=False)  # fmt: skip
-    assert "calibrated 10 images" in proc.stdout and "groups ['all']" in proc.stdout
+    assert "calibrated 10 images" in proc.stdout and "groups ['blur', 'kspace']" in proc.stdout
     metadata = json.loads((installed / "configs" / "metadata.json").read_text())
     assert metadata["calibration"]["sample_counts"] == [2]
     out = tmp_path / "out"
@@ -119,7 +119,8 @@ def test_calibrated_intervals_end_to_end(tmp_path):
     names = ("lower", "upper", "super_resolution")
     lower, upper, output = (np.asarray(nib.load(folder / f"{n}.nii.gz").dataobj) for n in names)
     assert lower.shape == output.shape and np.all(lower <= output + 1e-6) and np.all(output <= upper + 1e-6)
-    assert record["interval"]["calibration_group"] == "all" and 0 <= record["interval"]["coverage"] <= 1
+    # the demo simulates k-space truncation: the "kspace" group's scales
+    assert record["interval"]["calibration_group"] == "kspace" and 0 <= record["interval"]["coverage"] <= 1
     volume = tmp_path / "volume"
     run_bundle(installed, "inference.json", output_dir=str(volume), whole_volume=True, slices="104:106", num_samples=2,
                interval=0.8, num_inference_steps=1, progress=False)  # fmt: skip

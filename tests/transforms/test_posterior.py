@@ -90,3 +90,14 @@ def test_settings_the_calibration_cannot_serve_fail_before_sampling(tmp_path):
         PosteriorIntervald(path, 0.9, 8, error=MRIInputError)
     with pytest.raises(D3GMInputError, match="levels \\[0.8, 0.9\\], not 0.95"):
         PosteriorIntervald(path, 0.95, 4)
+
+
+def test_named_groups_and_aliases_choose_the_calibration():
+    calibration = _calibration(groups=("blur", "kspace"))
+    transform = PosteriorIntervald(calibration, 0.9, 4, mean_key="magnitude", group_key="simulate",
+                                   group_aliases={"none": "kspace"})  # fmt: skip
+    case = _case()
+    for simulate, group in (("blur", "blur"), ("kspace", "kspace"), ("none", "kspace")):
+        assert transform({**case, "simulate": simulate})["interval"]["calibration_group"] == group
+    with pytest.raises(D3GMInputError, match="not numbers"):
+        transform({**case, "simulate": "motion"})

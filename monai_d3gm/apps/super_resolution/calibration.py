@@ -3,7 +3,7 @@
 """The super-resolution bundle's interval calibration (``calibrate.json``): slices of the validation people
 (``configs/data_split.json``), degraded both ways the bundle simulates (k-space truncation and blur), super-resolved
 exactly as the bundle does with many posterior samples, and the intervals' scales fitted on them
-(:mod:`monai_d3gm.uncertainty`). One pooled calibration holds both degradations.
+(:mod:`monai_d3gm.uncertainty`), one calibration group per degradation.
 """
 
 from __future__ import annotations
@@ -82,6 +82,8 @@ class SuperResolutionCalibration(CalibrationWorkflow):
         levels: the intervals' coverages.
         sample_counts: the sample counts calibrated.
         degradations: how the slices are degraded ("kspace", "blur").
+        per_degradation: one calibration group per degradation (blur needs wider intervals than k-space truncation),
+            else one pooled.
         bins: intensity bins, each with its own scale.
         floor: δ added to the spread, in units of the image's peak.
         progress: a progress bar.
@@ -100,6 +102,7 @@ class SuperResolutionCalibration(CalibrationWorkflow):
         levels: Sequence[float] = (0.8, 0.9, 0.95),
         sample_counts: Sequence[int] = (2, 4, 8, 16),
         degradations: Sequence[str] = ("kspace", "blur"),
+        per_degradation: bool = True,
         bins: int = 1,
         floor: float = 0.0,
         progress: bool = True,
@@ -113,4 +116,4 @@ class SuperResolutionCalibration(CalibrationWorkflow):
 
         info = {"slices": len(cases), "degradations": list(degradations), **resolver_args}
         super().__init__(estimate, sample_counts, weights_path, output_path, metadata_path, levels, bins, floor,
-                         info=info)  # fmt: skip
+                         "degradation" if per_degradation else None, str, info)  # fmt: skip

@@ -182,7 +182,7 @@ class SuperResolutionVolumeRunner:
             files["std"] = str(write_nifti(np.moveaxis(result["std"], 0, axis), affine, out / "std.nii.gz"))
         interval = {}
         if self.interval is not None and "std" in result:
-            interval = self.interval({k: result.get(k) for k in ("output", "std", "reference")})
+            interval = self.interval({k: result.get(k) for k in ("output", "std", "reference", "simulate")})
         for key in ("lower", "upper"):
             if key in interval:
                 result[key] = interval[key]
