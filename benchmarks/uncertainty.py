@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from monai_d3gm.apps.reconstruction.calibration import acceleration_group, fit_calibration, posterior_estimates
+from monai_d3gm.apps.reconstruction.calibration import fit_calibration, posterior_estimates
 from monai_d3gm.apps.reconstruction.dataset import split_volumes
 from monai_d3gm.apps.reconstruction.validation import ReconstructionValidator, held_out_cases
 from monai_d3gm.uncertainty import interval_coverage
@@ -90,7 +90,7 @@ def score(entries, calibration, n) -> dict[str, float]:
         if calibration is None:  # the raw "mean ± 2 std" band
             lower, upper = (mean - 2 * std).clamp(min=0), mean + 2 * std
         else:
-            group = acceleration_group(calibration, e["acceleration"])
+            group = calibration.nearest_group(e["acceleration"])
             lower, upper = calibration.interval(mean, std, n, LEVEL, low=0.0, group=group)
         rows.append(interval_coverage(lower, upper, e["reference"], mean=mean))
     return {

@@ -18,7 +18,7 @@ from .calibration import (
     weights_digest,
 )
 from .coverage import interval_coverage, spearman
-from .workflow import CalibrationWorkflow, fit_groups, record_calibration
+from .workflow import CalibrationWorkflow, estimate_entry, fit_groups, record_calibration
 
 __all__ = [
     "ALL",
@@ -29,6 +29,7 @@ __all__ = [
     "IntervalScales",
     "calibrate_intervals",
     "calibration_image",
+    "estimate_entry",
     "fit_groups",
     "foreground_mask",
     "image_peak",

@@ -20,10 +20,30 @@ from ..utils import atomic_path
 from .calibration import IntervalCalibration, calibrate_intervals, calibration_image, weights_digest
 from .coverage import interval_coverage
 
-__all__ = ["CalibrationWorkflow", "fit_groups", "record_calibration"]
+__all__ = ["CalibrationWorkflow", "estimate_entry", "fit_groups", "record_calibration"]
 
 #: an entry of the posterior estimates: ``{"name", "reference", "estimates": {n: (output, std)}, <group key>...}``
 Entry = Mapping[str, Any]
+
+
+def estimate_entry(
+    name: Any,
+    results: Mapping[int, Mapping[str, Any]],
+    output_key: str,
+    error: type[D3GMInputError] = D3GMInputError,
+    **conditions: Any,
+) -> dict[str, Any]:
+    """An entry of the posterior estimates from a restorer's results per sample count (its ``*_subsets`` method):
+    ``{"name", <conditions>, "reference", "estimates": {n: (output, std)}}``.
+
+    Raises:
+        error: the case has no reference to calibrate against.
+    """
+    reference = results[max(results)].get("reference")
+    if reference is None:
+        raise error(f"{name}: calibration needs cases with a reference (fully sampled, or high-resolution).")
+    estimates = {n: (r[output_key], r["std"]) for n, r in results.items()}
+    return {"name": str(name), **conditions, "reference": reference, "estimates": estimates}
 
 
 def fit_groups(

@@ -170,6 +170,19 @@ def zip_and_install(bundle: Path, tmp_path: Path) -> Path:
     return installed
 
 
+def run_tiny_calibration(installed: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict]:
+    """An installed bundle's ``calibrate.json`` on a generated held-out volume (5 slices, level 0.8, 2 samples, 1 step),
+    its shipped calibration removed first; returns the run and the bundle's metadata after it."""
+    (installed / "models" / "calibration.json").unlink(missing_ok=True)
+    volumes = tmp_path / "held_out"
+    volumes.mkdir()
+    phantom_volume(volumes, slices=16)
+    proc = run_bundle(installed, ["inference.json", "calibrate.json"], calibration_data_dir=str(volumes),
+                      calibration_slices=5, calibration_levels=[0.8], calibration_sample_counts=[2],
+                      num_inference_steps=1, progress=False)  # fmt: skip
+    return proc, json.loads((installed / "configs" / "metadata.json").read_text())
+
+
 #: relative tolerance between the loss curves of 1 and 2 DDP processes (measured: equal in all 6 digits the log keeps;
 #: only the order of floating-point sums differs)
 DDP_LOSS_RTOL = 1e-4

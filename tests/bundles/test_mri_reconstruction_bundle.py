@@ -26,6 +26,7 @@ from tests.bundles.bundle_checks import (
     phantom_volume,
     run_bundle,
     run_ddp_against_one_process,
+    run_tiny_calibration,
     zip_and_install,
 )
 
@@ -161,7 +162,7 @@ def test_calibrated_intervals_end_to_end(tmp_path):
     reconstruction (per slice and in whole-volume mode) and the coverage; without a calibration it says so and writes
     the std only."""
     installed = zip_and_install(BUNDLE, tmp_path)
-    (installed / "models" / "calibration.json").unlink(missing_ok=True)
+    (installed / "models" / "calibration.json").unlink()
     data = _tiny_fastmri(tmp_path / "case.h5")
     settings = {"num_samples": 2, "interval": 0.8, "num_inference_steps": 1, "progress": False}
     proc = run_bundle(installed, "inference.json", input_path=str(data), output_dir=str(tmp_path / "raw"), **settings)
@@ -169,16 +170,10 @@ def test_calibrated_intervals_end_to_end(tmp_path):
     written = sorted(p.name for p in (tmp_path / "raw" / "case").glob("*.nii.gz"))
     assert written == ["reconstruction.nii.gz", "std.nii.gz"]
 
-    volumes = tmp_path / "held_out"
-    volumes.mkdir()
-    phantom_volume(volumes, slices=16)
-    proc = run_bundle(installed, ["inference.json", "calibrate.json"], calibration_data_dir=str(volumes),
-                      calibration_slices=5, calibration_levels=[0.8], calibration_sample_counts=[2],
-                      num_inference_steps=1, progress=False)  # fmt: skip
+    proc, metadata = run_tiny_calibration(installed, tmp_path)
     assert "calibrated 10 images" in proc.stdout and "groups ['4x', '8x']" in proc.stdout
     calibration = json.loads((installed / "models" / "calibration.json").read_text())
     assert sorted(calibration["groups"]) == ["4x", "8x"]
-    metadata = json.loads((installed / "configs" / "metadata.json").read_text())
     assert metadata["calibration"]["file"] == "models/calibration.json"
     assert metadata["calibration"]["weights_sha256"] == calibration["weights_sha256"]
 

@@ -24,6 +24,7 @@ from tests.bundles.bundle_checks import (
     phantom_volume,
     run_bundle,
     run_ddp_against_one_process,
+    run_tiny_calibration,
     zip_and_install,
 )
 
@@ -102,15 +103,8 @@ def test_calibrated_intervals_end_to_end(tmp_path):
     and records it; ``--num_samples 2 --interval 0.8`` then writes lower and upper bounds around the output on its
     grid, with the coverage in ``metrics.json``."""
     installed = zip_and_install(BUNDLE, tmp_path)
-    (installed / "models" / "calibration.json").unlink(missing_ok=True)
-    volumes = tmp_path / "held_out"
-    volumes.mkdir()
-    phantom_volume(volumes, slices=16)
-    proc = run_bundle(installed, ["inference.json", "calibrate.json"], calibration_data_dir=str(volumes),
-                      calibration_slices=5, calibration_levels=[0.8], calibration_sample_counts=[2],
-                      num_inference_steps=1, progress=False)  # fmt: skip
+    proc, metadata = run_tiny_calibration(installed, tmp_path)
     assert "calibrated 10 images" in proc.stdout and "groups ['blur', 'kspace']" in proc.stdout
-    metadata = json.loads((installed / "configs" / "metadata.json").read_text())
     assert metadata["calibration"]["sample_counts"] == [2]
     out = tmp_path / "out"
     run_bundle(installed, "inference.json", output_dir=str(out), num_samples=2, interval=0.8, num_inference_steps=1,

@@ -21,22 +21,15 @@ from tqdm import tqdm
 from ...errors import MRIInputError
 from ...inferers import D3GMInferer
 from ...uncertainty import IntervalCalibration
-from ...uncertainty.workflow import CalibrationWorkflow, fit_groups
+from ...uncertainty.workflow import CalibrationWorkflow, estimate_entry, fit_groups
 from .validation import ReconstructionValidator
 
 __all__ = [
     "ReconstructionCalibration",
-    "acceleration_group",
     "acceleration_name",
     "fit_calibration",
     "posterior_estimates",
 ]
-
-
-def acceleration_group(calibration: IntervalCalibration, acceleration: float) -> str:
-    """The calibration group of an acceleration (:meth:`~monai_d3gm.uncertainty.IntervalCalibration.nearest_group`:
-    "8x" for 8.0, the nearest calibrated one with a warning for others)."""
-    return calibration.nearest_group(acceleration)
 
 
 def acceleration_name(acceleration: float) -> str:
@@ -76,18 +69,9 @@ def posterior_estimates(
         for p, (acceleration, _) in enumerate(validator.protocols):
             rec = validator.reconstructor(network, p, num_samples=counts[-1])
             for case in validator.cases:
-                prepared = rec.prepare(case)
-                results = rec.reconstruct_subsets([prepared], [validator.seed], counts)[0]
-                reference = results[counts[-1]]["reference"]
-                if reference is None:
-                    raise MRIInputError(f"{case.get('name')}: calibration needs fully sampled cases (a reference).")
+                results = rec.reconstruct_subsets([rec.prepare(case)], [validator.seed], counts)[0]
                 entries.append(
-                    {
-                        "name": str(case.get("name")),
-                        "acceleration": acceleration,
-                        "reference": reference,
-                        "estimates": {n: (r["magnitude"], r["std"]) for n, r in results.items()},
-                    }
+                    estimate_entry(case.get("name"), results, "magnitude", MRIInputError, acceleration=acceleration)
                 )
                 bar.update(1)
     return entries

@@ -17,8 +17,8 @@ from tqdm import tqdm
 
 from ...errors import MRIInputError
 from ...inferers import D3GMInferer
-from ...uncertainty.workflow import CalibrationWorkflow
-from .restore import D3GMSuperResolver, super_resolution_result
+from ...uncertainty.workflow import CalibrationWorkflow, estimate_entry
+from .restore import D3GMSuperResolver
 
 __all__ = ["SuperResolutionCalibration", "posterior_estimates"]
 
@@ -50,20 +50,9 @@ def posterior_estimates(
             resolver = D3GMSuperResolver(network, inferer, simulate=degradation, num_samples=counts[-1],
                                          device=next(network.parameters()).device, **resolver_args)  # fmt: skip
             for case in cases:
-                prepared = resolver.prepare({"image": case["image"]})
-                mu = prepared.mu[None, None].to(resolver.device)
-                generator = torch.Generator(device=resolver.device).manual_seed(resolver.seed)
-                samples = resolver.posterior_samples(mu, generator, resolver.consistency.build(mu), verbose=False)[0]
-                results = {n: super_resolution_result(prepared, samples[:n]) for n in counts}
-                if prepared.reference is None:
-                    raise MRIInputError(f"{case.get('name')}: calibration needs HR slices (a reference).")
+                results = resolver.resolve_subsets({"image": case["image"]}, counts)
                 entries.append(
-                    {
-                        "name": str(case.get("name")),
-                        "degradation": degradation,
-                        "reference": results[counts[-1]]["reference"],
-                        "estimates": {n: (r["output"], r["std"]) for n, r in results.items()},
-                    }
+                    estimate_entry(case.get("name"), results, "output", MRIInputError, degradation=degradation)
                 )
                 bar.update(1)
     return entries

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,11 +130,28 @@ class D3GMSuperResolver(PosteriorRestorer):
             "bicubic", "sinc"} PSNR/SSIM when a reference exists).
         """
         prepared = self.prepare(case)
+        return super_resolution_result(prepared, self._samples(prepared))
+
+    @torch.no_grad()
+    def resolve_subsets(self, case: dict[str, Any], sample_counts: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Super-resolve a case once with ``num_samples`` samples and give, for each n of ``sample_counts``, the result
+        of the first n of them: what ``num_samples=n`` with the same seed returns (the samples are drawn one after the
+        other), for calibrating the spread of several sample counts in one run.
+
+        Raises:
+            MRIInputError: a count above ``num_samples``.
+        """
+        if max(sample_counts) > self.num_samples:
+            raise MRIInputError(f"sample counts {list(sample_counts)} need num_samples >= {max(sample_counts)}.")
+        prepared = self.prepare(case)
+        samples = self._samples(prepared, verbose=False)
+        return {int(n): super_resolution_result(prepared, samples[:n]) for n in sample_counts}
+
+    def _samples(self, prepared: PreparedLowResolution, **kwargs: Any) -> torch.Tensor:
+        """The posterior samples (num_samples, 1, H, W) of a prepared slice."""
         mu = prepared.mu[None, None].to(self.device)
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
-        dc = self.consistency.build(mu)
-        samples = self.posterior_samples(mu, generator, dc)[0]  # (num_samples, 1, H, W)
-        return super_resolution_result(prepared, samples)
+        return self.posterior_samples(mu, generator, self.consistency.build(mu), **kwargs)[0]
 
 
 class SuperResolutionDataConsistency:
