@@ -25,6 +25,7 @@ one group per degradation) on the same benchmark people, per degradation.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -81,18 +82,19 @@ def estimates(volumes, slices, counts, net, inferer) -> list[dict]:
     return entries
 
 
-def score(entries, calibration, n) -> dict[str, float]:
-    """Pixel-pooled means over the slices of one group: coverage, the lowest width-quintile coverage, width,
-    Spearman (mean over slices)."""
+def score(entries, calibration, n, group_key: str | None = "acceleration", high=None, threshold=0.1) -> dict:
+    """Means over the images of one set: coverage of the foreground pixels (above ``threshold`` of the reference's
+    peak; 0: every pixel), the lowest width-quintile coverage, width, Spearman; the calibration group is the one of
+    ``entry[group_key]``; without a calibration, the raw "mean ± 2 std" band."""
     rows = []
     for e in entries:
-        mean, std = e["estimates"][n]
-        if calibration is None:  # the raw "mean ± 2 std" band
-            lower, upper = (mean - 2 * std).clamp(min=0), mean + 2 * std
+        mean, std = (torch.as_tensor(v) for v in e["estimates"][n])
+        if calibration is None:
+            lower, upper = (mean - 2 * std).clamp(min=0, max=high), (mean + 2 * std).clamp(min=None, max=high)
         else:
-            group = calibration.nearest_group(e["acceleration"])
-            lower, upper = calibration.interval(mean, std, n, LEVEL, low=0.0, group=group)
-        rows.append(interval_coverage(lower, upper, e["reference"], mean=mean))
+            group = None if group_key is None else calibration.nearest_group(e[group_key])
+            lower, upper = calibration.interval(mean, std, n, LEVEL, low=0.0, group=group, high=high)
+        rows.append(interval_coverage(lower, upper, e["reference"], mean=mean, threshold=threshold))
     return {
         "coverage": float(np.mean([r["coverage"] for r in rows])),
         "worst_quintile": float(np.min(np.mean([r["coverage_by_width"] for r in rows], 0))),
@@ -125,7 +127,7 @@ def super_resolution(args) -> None:
                     e for e in entries if groups[e["name"].split("#")[0]] == group and e["degradation"] == degradation
                 ]
                 raw = score(part, None, n)
-                s = score([{**e, "acceleration": e["degradation"]} for e in part], calibration, n)  # its group
+                s = score(part, calibration, n, "degradation")
                 record.setdefault(str(n), {})[f"{group} {degradation}"] = {"calibrated": s, "raw": raw}
                 ok = 0.88 <= s["coverage"] <= 0.95 and s["worst_quintile"] >= 0.8
                 rows.append([n, group, degradation, len(part), f"{raw['coverage']:.3f}", f"{s['coverage']:.3f}",
@@ -137,9 +139,113 @@ def super_resolution(args) -> None:
     save_json(args.json, record)
 
 
+PHOTO_VARIANTS = {
+    "floor 0": {"bins": 1, "floor": 0.0},
+    "floor 0.002": {"bins": 1, "floor": 0.002},
+    "floor 0.01": {"bins": 1, "floor": 0.01},
+    "floor 0, intensity quintiles": {"bins": 5, "floor": 0.0},
+}
+
+
+def photo(args) -> None:
+    """A photo bundle's calibration, fitted here as its ``calibrate.json`` fits it (its validation photos: CBSD68 with
+    ``calibration_draws`` seeded synthetic degradations each and, for deraining, the 4 Rain100H validation pairs;
+    the same sampler, tiles and seed, so the bundle's floor gives the shipped scales), in several variants, on photos
+    it never saw: the bundle's own synthetic rain or haze on the clean photos of the ten Rain100H benchmark pairs
+    (the calibration distribution), the held-out real pairs (off it: real rain and haze), and clean photos given
+    unchanged. Every pixel of every channel is scored."""
+    import photo_restoration as photos
+
+    from monai_d3gm.apps.restoration import read_rgb
+    from monai_d3gm.apps.restoration.calibration import posterior_estimates as photo_estimates
+    from monai_d3gm.apps.restoration.pairs import find_pairs
+    from monai_d3gm.apps.restoration.tiling import TiledRestoration
+    from monai_d3gm.apps.restoration.transforms import RandSyntheticDegradation
+    from monai_d3gm.apps.restoration.validation import photo_validation_cases
+    from monai_d3gm.uncertainty import fit_groups
+
+    bundle = ROOT / "bundles" / f"{args.task}_d3gm"
+    net, inferer, holdout = photos.load(args.task, args.weights)
+    configs = {c: json.loads((bundle / "configs" / f"{c}.json").read_text()) for c in ("inference", "calibrate",
+                                                                                         "train")}  # fmt: skip
+    kind = {"derain": "rain", "dehaze": "haze"}[args.task]
+    calibration_cases = photo_validation_cases(
+        [SHARED / photos.DATA[args.task][-1]], configs["train"]["validation_pairs"], [SHARED / "clean-photos" /
+        "cbsd68"], kind, draws=configs["calibrate"]["calibration_draws"])  # fmt: skip
+    clean = [read_rgb(p["target"]) for p in find_pairs(SHARED / "derain-pairs-more")
+             if p["name"] in photos.RAIN100H_BENCHMARK]  # fmt: skip
+    degrade = RandSyntheticDegradation(kind, prob=1.0)
+    cases = []
+    for i, reference in enumerate(clean):
+        for k in range(args.draws):
+            degrade.set_random_state(1000 + i + k * len(clean))  # seeds the calibration (0 to 29) does not draw
+            cases.append({"name": f"synthetic {i}.{k}", "set": f"synthetic {kind} (calibration distribution)",
+                          "input": degrade(reference), "reference": reference})  # fmt: skip
+    for pair, split in photos.benchmark_pairs(args.task, holdout):
+        if split == "held out":
+            image, reference = read_rgb(pair["input"]), read_rgb(pair["target"])
+            if image.shape[1] * image.shape[2] > 2_000_000:  # O-HAZE (7 Mpx): at a quarter of its size
+                image, reference = image[:, ::4, ::4].copy(), reference[:, ::4, ::4].copy()
+            cases.append({"name": pair["name"], "set": f"real {kind} (held out)", "input": image,
+                          "reference": reference})  # fmt: skip
+    for i, reference in enumerate(clean[: args.clean_photos]):
+        cases.append({"name": f"clean {i}", "set": "clean photo as input", "input": reference, "reference": reference})
+    settings = configs["inference"]
+    tiling = TiledRestoration(settings["tile_size"], settings["tile_overlap"], progress=False)
+    sampler = {k: settings[k] for k in ("num_inference_steps", "sampler", "seed")}
+    start = time.perf_counter()
+    if args.cache and Path(args.cache).is_file():  # the samples of an earlier run with the same settings
+        calibration_entries, entries = torch.load(args.cache, weights_only=False)
+    else:
+        calibration_entries = photo_estimates(calibration_cases, net, inferer, args.counts, tiling, **sampler)
+        entries = photo_estimates(cases, net, inferer, args.counts, tiling, **sampler)
+        if args.cache:
+            torch.save((calibration_entries, entries), args.cache)
+    print(f"sampling: {time.perf_counter() - start:.0f} s, {len(calibration_entries)} calibration and "
+          f"{len(entries)} benchmark photos")  # fmt: skip
+    sets = {e["name"]: c["set"] for e, c in zip(entries, cases)}
+    shipped = configs["calibrate"]["calibration_floor"]
+    record = {}
+    for variant, fit in {"raw ±2 std": None, **PHOTO_VARIANTS}.items():
+        calibration = None
+        if fit is not None:
+            calibration = fit_groups(calibration_entries, [LEVEL], foreground=0.0, multichannel=True, **fit)
+        rows = []
+        for n in args.counts:
+            for name in dict.fromkeys(c["set"] for c in cases):
+                s = score([e for e in entries if sets[e["name"]] == name], calibration, n, None, 1.0, 0.0)
+                record.setdefault(variant, {}).setdefault(str(n), {})[name] = s
+                ok = 0.88 <= s["coverage"] <= 0.95 and s["worst_quintile"] >= 0.8
+                rows.append([n, name, sum(sets[e["name"]] == name for e in entries), f"{s['coverage']:.3f}",
+                             f"{s['worst_quintile']:.3f}", f"{s['min_slice_coverage']:.3f}", f"{s['width']:.4f}",
+                             f"{s['spearman']:.2f}", "yes" if ok else "no"])  # fmt: skip
+        title = variant if fit is None else f"{variant} ({LEVEL:.0%} intervals, {len(calibration_entries)} photos)"
+        title += " (the bundle's)" if fit is not None and fit["bins"] == 1 and fit["floor"] == shipped else ""
+        print_table(f"{args.task}: {title}, every pixel", ["n", "set", "photos", "coverage", "worst width quintile",
+                    "worst photo", "mean width", "Spearman", "in [0.88, 0.95], quintiles >= 0.8"], rows)  # fmt: skip
+    save_json(args.json, record)
+    if args.figure:
+        calibration = fit_groups(calibration_entries, [LEVEL], floor=shipped, foreground=0.0, multichannel=True)
+        e = next(e for e in entries if sets[e["name"]].startswith("real"))
+        n = args.counts[-1]
+        mean, std = (torch.as_tensor(v) for v in e["estimates"][n])
+        lower, upper = calibration.interval(mean, std, n, LEVEL, low=0.0, high=1.0)
+        half = "90 % interval half-width"
+        case = next(c for c in cases if c["name"] == e["name"])
+        panels = {"input": case["input"], "output": mean.numpy(), "reference": e["reference"],
+                  half: ((upper - lower) / 2).numpy()}  # fmt: skip
+        save_comparison(args.figure, panels, error_gain=4.0, error_panels=[half],
+                        title=f"{e['name']}, {n} samples: covered where the error is below the half-width")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", choices=["reconstruction", "super_resolution"], default="reconstruction")
+    parser.add_argument(
+        "--task", choices=["reconstruction", "super_resolution", "derain", "dehaze"], default="reconstruction"
+    )
+    parser.add_argument("--draws", type=int, default=2, help="photos: synthetic degradations per clean photo")
+    parser.add_argument("--clean_photos", type=int, default=5, help="photos: clean photos given unchanged")
+    parser.add_argument("--cache", default=None, help="photos: a file keeping the samples (read when it exists)")
     parser.add_argument("--slices", type=int, default=4, help="slices per calibration volume")
     parser.add_argument("--benchmark_slices", type=int, default=2, help="slices per benchmark volume")
     parser.add_argument("--counts", type=int, nargs="+", default=[2, 4, 8, 16])
@@ -152,6 +258,8 @@ def main() -> None:
     print(environment())
     if args.task == "super_resolution":
         return super_resolution(args)
+    if args.task in ("derain", "dehaze"):
+        return photo(args)
     net, inferer = load_bundle_network(BUNDLE, args.weights)
     start = time.perf_counter()
     calibration_entries = estimates(split_volumes(SPLIT, "validation", SHARED), args.slices, args.counts, net, inferer)

@@ -4,6 +4,6 @@
 
 from __future__ import annotations
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 from . import errors  # noqa: E402  (light: the documented exception types, which bundle configs reference)

@@ -70,6 +70,7 @@ class PosteriorIntervald(MapTransform):
         group_aliases: group values that use another value's group (e.g. ``{"none": "kspace"}``: a real LR input is
             a k-space truncation).
         low: the lower bound's floor (0 for magnitudes), or None.
+        high: the upper bound's ceiling (1 for photos in [0, 1]), or None.
         error: the documented error raised on bad settings.
     """
 
@@ -85,6 +86,7 @@ class PosteriorIntervald(MapTransform):
         group_key: str | None = None,
         group_aliases: Mapping[str, str] | None = None,
         low: float | None = None,
+        high: float | None = None,
         lower_key: str = "lower",
         upper_key: str = "upper",
         half_width_key: str = "interval_half_width",
@@ -99,7 +101,7 @@ class PosteriorIntervald(MapTransform):
             half_width_key,
             record_key,
         )
-        self.low, self.num_samples, self.level = low, int(num_samples), level
+        self.low, self.high, self.num_samples, self.level = low, high, int(num_samples), level
         self.group_aliases = dict(group_aliases or {})
         self.calibration: IntervalCalibration | None = None
         if level is None:
@@ -147,14 +149,15 @@ class PosteriorIntervald(MapTransform):
             group = self.calibration.nearest_group(value)
         if group is None and len(self.calibration.groups) == 1:
             group = self.calibration.groups[0]
-        lower, upper = self.calibration.interval(mean, std, self.num_samples, self.level, self.low, group)
+        lower, upper = self.calibration.interval(mean, std, self.num_samples, self.level, self.low, group, self.high)
         d[self.lower_key] = lower.numpy()
         d[self.upper_key] = upper.numpy()
         d[self.half_width_key] = ((upper - lower) / 2).numpy()
         record: dict[str, Any] = {"level": self.level, "num_samples": self.num_samples, "calibration_group": group}
         reference = d.get(self.reference_key)
         if reference is not None:
-            report = interval_coverage(lower, upper, torch.as_tensor(np.asarray(reference)), mean=mean)
+            reference = torch.as_tensor(np.asarray(reference))
+            report = interval_coverage(lower, upper, reference, mean=mean, threshold=self.calibration.foreground)
             record.update({k: report[k] for k in ("coverage", "coverage_by_width", "width", "spearman")})
         d[self.record_key] = record
         return d

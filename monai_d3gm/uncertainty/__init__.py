@@ -6,6 +6,7 @@ distribution (:mod:`.calibration`), and the report that checks it (:mod:`.covera
 from .calibration import (
     ALL,
     CALIBRATION_FORMAT,
+    FOREGROUND_THRESHOLD,
     CalibrationImage,
     IntervalCalibration,
     IntervalScales,
@@ -23,6 +24,7 @@ from .workflow import CalibrationWorkflow, estimate_entry, fit_groups, record_ca
 __all__ = [
     "ALL",
     "CALIBRATION_FORMAT",
+    "FOREGROUND_THRESHOLD",
     "CalibrationWorkflow",
     "CalibrationImage",
     "IntervalCalibration",

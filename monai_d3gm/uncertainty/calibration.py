@@ -48,6 +48,7 @@ from ..io.files import write_json
 __all__ = [
     "ALL",
     "CALIBRATION_FORMAT",
+    "FOREGROUND_THRESHOLD",
     "IntervalCalibration",
     "IntervalScales",
     "CalibrationImage",
@@ -62,6 +63,9 @@ __all__ = [
 
 CALIBRATION_FORMAT = "monai-d3gm interval calibration"
 
+#: the share of the reference's peak above which a pixel is foreground (anatomy); 0: every pixel (photos)
+FOREGROUND_THRESHOLD = 0.1
+
 
 def image_peak(mean: torch.Tensor) -> float:
     """The scale of an image: the 99.8th percentile of its magnitude (robust to a few bright pixels), or 1 when it is
@@ -73,7 +77,9 @@ def image_peak(mean: torch.Tensor) -> float:
     return peak if peak > 0 else 1.0
 
 
-def foreground_mask(reference: torch.Tensor, threshold: float = 0.1, dilation: int = 2) -> torch.Tensor:
+def foreground_mask(
+    reference: torch.Tensor, threshold: float = FOREGROUND_THRESHOLD, dilation: int = 2
+) -> torch.Tensor:
     """Pixels where the reference exceeds ``threshold`` of its peak (:func:`image_peak`), dilated by ``dilation``
     pixels: the anatomy, without the background noise floor that most of an MR slice is. ``threshold`` 0 gives every
     pixel (photos)."""
@@ -123,14 +129,16 @@ def calibration_image(
     reference: torch.Tensor,
     estimates: Mapping[int, tuple[torch.Tensor, torch.Tensor]],
     mask: torch.Tensor | None = None,
+    threshold: float = FOREGROUND_THRESHOLD,
 ) -> CalibrationImage:
     """The calibration record of one image.
 
     Args:
-        reference: the true image (*spatial; complex: its magnitude).
+        reference: the true image (*spatial, or (C, H, W) with channels; complex: its magnitude).
         estimates: per sample count n, the task's output and its spread from n samples (:func:`sample_estimates`,
             or the restorer's "magnitude" and "std" with ``num_samples=n``).
-        mask: the pixels scored (default :func:`foreground_mask` of the reference).
+        mask: the pixels scored (default :func:`foreground_mask` of the reference at ``threshold``).
+        threshold: the foreground threshold (0: every pixel, as for photos).
     """
     counts = sorted(int(n) for n in estimates)
     if not counts or counts[0] < 2:
@@ -142,7 +150,7 @@ def calibration_image(
             if part is None or tuple(part.shape) != tuple(ref.shape):
                 got = None if part is None else tuple(part.shape)
                 raise D3GMInputError(f"the estimates of n = {n} ({got}) do not match the reference {tuple(ref.shape)}.")
-    keep = foreground_mask(ref) if mask is None else torch.as_tensor(mask).bool()
+    keep = foreground_mask(ref, threshold) if mask is None else torch.as_tensor(mask).bool()
     if not bool(keep.any()):
         raise D3GMInputError("the calibration image has no foreground pixel; leave empty slices out.")
     mean = torch.as_tensor(estimates[counts[-1]][0]).float()
@@ -239,11 +247,17 @@ class IntervalCalibration:
         weights_sha256: digest of the weights the samples came from (:func:`weights_digest`); a calibration of other
             weights does not hold.
         info: what the calibration ran on (cases, settings, its own coverage), recorded in the file.
+        multichannel: the images are (C, H, W) with channels (an RGB photo), one peak for all channels; False: a
+            3-D array is a stack of slices, each with its own peak (an MR volume).
+        foreground: the pixels the coverage holds on: those above this share of the reference's peak (0: every pixel,
+            as for photos).
     """
 
     scales: dict[str, dict[float, dict[int, IntervalScales]]]
     weights_sha256: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    multichannel: bool = False
+    foreground: float = FOREGROUND_THRESHOLD
 
     def __post_init__(self) -> None:
         self.scales = {
@@ -323,24 +337,33 @@ class IntervalCalibration:
         level: float = 0.9,
         low: float | None = None,
         group: str | None = None,
+        high: float | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(lower, upper)`` of an image (*spatial) from the mean and standard deviation of ``num_samples`` samples;
-        ``low`` clips the lower bound (0 for magnitudes). A stack (S, H, W) is taken slice by slice, as calibrated."""
+        ``low`` clips the lower bound (0 for magnitudes) and ``high`` the upper (1 for photos). Unless the calibration
+        is ``multichannel``, a stack (S, H, W) is taken slice by slice, as calibrated."""
         mean, std = torch.as_tensor(mean).float(), torch.as_tensor(std).float()
         if mean.shape != std.shape:
             raise D3GMInputError(f"mean {tuple(mean.shape)} and std {tuple(std.shape)} differ in shape.")
         scales = self.scales_for(level, int(num_samples), group)
-        if mean.ndim == 3:  # a stack of slices: each slice has its own peak, as in calibration
+        if mean.ndim == 3 and not self.multichannel:  # a stack of slices: each has its own peak, as calibrated
             half = torch.stack([scales.half_width(m, s) for m, s in zip(mean, std)])
         else:
             half = scales.half_width(mean, std)
         lower, upper = mean - half, mean + half
-        return (lower if low is None else lower.clamp(min=low)), upper
+        return (lower if low is None else lower.clamp(min=low)), (upper if high is None else upper.clamp(max=high))
 
     @classmethod
     def merge(cls, parts: Sequence[IntervalCalibration]) -> IntervalCalibration:
         """One calibration holding the groups of ``parts`` (each fitted on its own images); their ``info`` goes
-        under ``info["groups"]``."""
+        under ``info["groups"]``.
+
+        Raises:
+            D3GMInputError: no parts, a group in two parts, or parts of different kinds of image.
+        """
+        kinds = {(p.multichannel, p.foreground) for p in parts}
+        if len(kinds) != 1:
+            raise D3GMInputError(f"the calibrations merged must be of one kind of image, got {sorted(kinds)}.")
         scales: dict[str, Any] = {}
         info: dict[str, Any] = {}
         for part in parts:
@@ -349,13 +372,15 @@ class IntervalCalibration:
                     raise D3GMInputError(f"group {group!r} is in two of the calibrations merged.")
                 scales[group] = levels
                 info[group] = part.info
-        return cls(scales, info={"groups": info})
+        multichannel, foreground = kinds.pop()
+        return cls(scales, info={"groups": info}, multichannel=multichannel, foreground=foreground)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": CALIBRATION_FORMAT,
             "version": 1,
             "weights_sha256": self.weights_sha256,
+            "images": {"multichannel": self.multichannel, "foreground": self.foreground},
             "groups": {
                 group: {
                     str(level): {str(n): asdict(s) for n, s in sorted(counts.items())}
@@ -404,7 +429,9 @@ class IntervalCalibration:
             }
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise D3GMInputError(f"{path}: a malformed interval calibration ({e!r}); rerun calibrate.json.") from e
-        return cls(scales, str(payload.get("weights_sha256", "")), dict(payload.get("info") or {}))
+        images = payload.get("images") or {}  # files before 0.6 hold MR images: slices with a foreground
+        kind = bool(images.get("multichannel", False)), float(images.get("foreground", FOREGROUND_THRESHOLD))
+        return cls(scales, str(payload.get("weights_sha256", "")), dict(payload.get("info") or {}), *kind)
 
 
 def weights_digest(path: str | os.PathLike) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..errors import D3GMInputError
-from .calibration import foreground_mask, image_peak
+from .calibration import FOREGROUND_THRESHOLD, foreground_mask, image_peak
 
 __all__ = ["interval_coverage", "spearman"]
 
@@ -46,6 +46,7 @@ def interval_coverage(
     mean: Any | None = None,
     mask: Any | None = None,
     strata: int = 5,
+    threshold: float = FOREGROUND_THRESHOLD,
 ) -> dict[str, Any]:
     """Coverage of ``[lower, upper]`` over the foreground pixels of one image (or a stack of them).
 
@@ -53,7 +54,8 @@ def interval_coverage(
         lower, upper: the interval (*spatial).
         reference: the true image (its magnitude for complex input).
         mean: the interval's centre, for the rank correlation of width with |reference - mean| (default the midpoint).
-        mask: the pixels scored (default :func:`~.calibration.foreground_mask` of the reference).
+        mask: the pixels scored (default :func:`~.calibration.foreground_mask` of the reference at ``threshold``;
+            0: every pixel, as for photos).
         strata: width quantiles of the size-stratified coverage (5: quintiles).
 
     Returns:
@@ -67,7 +69,7 @@ def interval_coverage(
         raise D3GMInputError(
             f"lower {tuple(lo.shape)}, upper {tuple(hi.shape)} and reference {tuple(ref.shape)} must share a shape."
         )
-    keep = foreground_mask(ref) if mask is None else torch.as_tensor(mask).bool()
+    keep = foreground_mask(ref, threshold) if mask is None else torch.as_tensor(mask).bool()
     centre = (lo + hi) / 2 if mean is None else torch.as_tensor(mean).float()
     covered = ((ref >= lo) & (ref <= hi))[keep].numpy()
     width = ((hi - lo)[keep] / image_peak(ref)).numpy()

@@ -17,7 +17,13 @@ import numpy as np
 
 from ..errors import D3GMInputError
 from ..utils import atomic_path
-from .calibration import IntervalCalibration, calibrate_intervals, calibration_image, weights_digest
+from .calibration import (
+    FOREGROUND_THRESHOLD,
+    IntervalCalibration,
+    calibrate_intervals,
+    calibration_image,
+    weights_digest,
+)
 from .coverage import interval_coverage
 
 __all__ = ["CalibrationWorkflow", "estimate_entry", "fit_groups", "record_calibration"]
@@ -31,15 +37,17 @@ def estimate_entry(
     results: Mapping[int, Mapping[str, Any]],
     output_key: str,
     error: type[D3GMInputError] = D3GMInputError,
+    reference: Any | None = None,
     **conditions: Any,
 ) -> dict[str, Any]:
     """An entry of the posterior estimates from a restorer's results per sample count (its ``*_subsets`` method):
-    ``{"name", <conditions>, "reference", "estimates": {n: (output, std)}}``.
+    ``{"name", <conditions>, "reference", "estimates": {n: (output, std)}}``; the reference is the results' own
+    (an MRI restorer's) or ``reference`` (a photo pair's).
 
     Raises:
         error: the case has no reference to calibrate against.
     """
-    reference = results[max(results)].get("reference")
+    reference = results[max(results)].get("reference") if reference is None else reference
     if reference is None:
         raise error(f"{name}: calibration needs cases with a reference (fully sampled, or high-resolution).")
     estimates = {n: (r[output_key], r["std"]) for n, r in results.items()}
@@ -53,17 +61,22 @@ def fit_groups(
     floor: float = 0.0,
     group_key: str | None = None,
     group_name: Callable[[Any], str] = str,
+    foreground: float = FOREGROUND_THRESHOLD,
+    multichannel: bool = False,
 ) -> IntervalCalibration:
     """Fit the scales on posterior estimates: one group per value of ``entries[i][group_key]`` (named by
-    ``group_name``), or one pooled group."""
-    if group_key is None:
-        return calibrate_intervals([calibration_image(e["reference"], e["estimates"]) for e in entries], levels, bins,
-                                   floor)  # fmt: skip
+    ``group_name``), or one pooled group, scored on the pixels above ``foreground`` of each reference's peak (0:
+    all); ``multichannel``: the images are (C, H, W) photos (see :class:`IntervalCalibration`)."""
+    values = [None] if group_key is None else sorted({e[group_key] for e in entries})
     parts = []
-    for value in sorted({e[group_key] for e in entries}):
-        images = [calibration_image(e["reference"], e["estimates"]) for e in entries if e[group_key] == value]
-        parts.append(calibrate_intervals(images, levels, bins, floor, group=group_name(value)))
-    return IntervalCalibration.merge(parts)
+    for value in values:
+        part = [e for e in entries if group_key is None or e[group_key] == value]
+        images = [calibration_image(e["reference"], e["estimates"], threshold=foreground) for e in part]
+        group = {} if group_key is None else {"group": group_name(value)}
+        calibration = calibrate_intervals(images, levels, bins, floor, **group)
+        calibration.multichannel, calibration.foreground = multichannel, foreground
+        parts.append(calibration)
+    return parts[0] if group_key is None else IntervalCalibration.merge(parts)
 
 
 def record_calibration(metadata_path: str | os.PathLike, entry: Mapping[str, Any]) -> None:
@@ -91,6 +104,8 @@ class CalibrationWorkflow:
         group_key, group_name: one calibration per value of this entry key (the MRI acceleration), named by
             ``group_name``; None: one pooled calibration.
         info: what the estimates are (cases, sampler settings), recorded in the file.
+        foreground: the share of the reference's peak above which pixels are scored (0: every pixel, for photos).
+        multichannel: the images are (C, H, W) with channels (RGB photos), not stacks of slices.
     """
 
     def __init__(
@@ -106,6 +121,8 @@ class CalibrationWorkflow:
         group_key: str | None = None,
         group_name: Callable[[Any], str] = str,
         info: Mapping[str, Any] | None = None,
+        foreground: float = FOREGROUND_THRESHOLD,
+        multichannel: bool = False,
     ) -> None:
         self.estimate = estimate
         self.sample_counts = sorted({int(n) for n in sample_counts})
@@ -116,6 +133,7 @@ class CalibrationWorkflow:
         self.bins, self.floor = int(bins), float(floor)
         self.group_key, self.group_name = group_key, group_name
         self.info = dict(info or {})
+        self.foreground, self.multichannel = float(foreground), bool(multichannel)
 
     def group_of(self, calibration: IntervalCalibration, entry: Entry) -> str | None:
         return None if self.group_key is None else calibration.nearest_group(entry[self.group_key])
@@ -128,7 +146,8 @@ class CalibrationWorkflow:
         entries = self.estimate()
         if not entries:
             raise D3GMInputError("calibration needs held-out cases; the validation split gave none.")
-        calibration = fit_groups(entries, self.levels, self.bins, self.floor, self.group_key, self.group_name)
+        calibration = fit_groups(entries, self.levels, self.bins, self.floor, self.group_key, self.group_name,
+                                 self.foreground, self.multichannel)  # fmt: skip
         calibration.weights_sha256 = digest
         # the empirical coverage on the calibration images themselves (at least the level, by construction)
         coverage = {}
@@ -137,7 +156,7 @@ class CalibrationWorkflow:
             for e in entries:
                 for n in self.sample_counts:
                     bounds = calibration.interval(*e["estimates"][n], n, level, 0.0, self.group_of(calibration, e))
-                    covered.append(interval_coverage(*bounds, e["reference"])["coverage"])
+                    covered.append(interval_coverage(*bounds, e["reference"], threshold=self.foreground)["coverage"])
             coverage[str(level)] = float(np.mean(covered))
         calibration.info.update(
             {"created": datetime.date.today().isoformat(), **self.info, "coverage_on_calibration": coverage}

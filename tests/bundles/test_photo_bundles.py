@@ -107,3 +107,39 @@ def test_embedded_demo_improves_the_photo(tmp_path, task):
     m = record["metrics"]
     assert m["d3gm"]["psnr"] > m["input"]["psnr"] + 1.0 and m["d3gm"]["ssim"] > m["input"]["ssim"]
     assert (tmp_path / f"demo_grace_hopper_{task}" / "restored.png").is_file()
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_calibrated_intervals_end_to_end(tmp_path, task):
+    """``calibrate.json`` on generated held-out photos (2 pairs, and their clean photos degraded twice each) writes
+    ``models/calibration.json`` and records it; ``--num_samples 2 --interval 0.8`` then writes lower and upper bounds
+    around the restored photo, with the coverage over every pixel in ``metrics.json``; without a calibration file it
+    says so and writes the std only."""
+    installed = zip_and_install(_bundle(task), tmp_path)
+    (installed / "models" / "calibration.json").unlink(missing_ok=True)
+    data = _pairs(tmp_path / "data")
+    clean = json.dumps([str(data / "target")])
+    proc = run_bundle(installed, ["inference.json", "calibrate.json"], calibration_pairs_dir=str(data),
+                      calibration_pairs=json.dumps(["0", "1"]), calibration_clean_dirs=clean, calibration_draws=2,
+                      calibration_levels=[0.8], calibration_sample_counts=[2], tile_size=64, num_inference_steps=1,
+                      progress=False)  # fmt: skip
+    assert "calibrated 6 images" in proc.stdout
+    metadata = json.loads((installed / "configs" / "metadata.json").read_text())
+    assert metadata["calibration"]["sample_counts"] == [2] and metadata["calibration"]["images"] == 6
+    out = tmp_path / "out"
+    run_bundle(installed, "inference.json", input_path=str(data), output_dir=str(out), tile_size=64, num_samples=2,
+               interval=0.8, num_inference_steps=1, progress=False)  # fmt: skip
+    record = json.loads((out / "0" / "metrics.json").read_text())
+    assert record["interval"]["level"] == 0.8 and 0 <= record["interval"]["coverage"] <= 1
+    assert len(record["interval"]["coverage_by_width"]) == 5
+    names = ("lower", "upper", "restored")
+    lower, upper, output = (np.asarray(Image.open(out / "0" / f"{n}.png"), dtype=int) for n in names)
+    assert lower.shape == output.shape == (72, 100, 3)
+    assert np.all(lower <= output + 1) and np.all(output <= upper + 1) and (upper - lower).mean() > 0
+    assert (out / "0" / "interval_half_width.png").is_file()
+    (installed / "models" / "calibration.json").unlink()
+    bare = tmp_path / "bare"
+    proc = run_bundle(installed, "inference.json", input_path=str(data), output_dir=str(bare), tile_size=64,
+                      num_samples=2, interval=0.8, num_inference_steps=1, progress=False)  # fmt: skip
+    assert "no interval calibration" in proc.stderr
+    assert (bare / "0" / "std.png").is_file() and not (bare / "0" / "lower.png").exists()

@@ -18,6 +18,7 @@ from monai_d3gm.uncertainty import (
     calibrate_intervals,
     calibration_image,
     foreground_mask,
+    image_peak,
     interval_coverage,
     risk_control_scale,
     sample_estimates,
@@ -158,3 +159,37 @@ def test_coverage_report_and_spearman():
     assert spearman(np.arange(10), -np.arange(10)) == pytest.approx(-1.0)
     assert math.isnan(spearman(np.ones(5), np.arange(5)))
     assert spearman([1, 1, 2, 3], [1, 2, 3, 4]) == pytest.approx(0.9486833, rel=1e-6)  # mean ranks of ties
+
+
+def test_photos_are_one_image_of_every_pixel(tmp_path):
+    """A photo calibration (``multichannel``, ``foreground`` 0) scores every pixel of every channel and takes the RGB
+    photo as one image with one peak, where an MR stack (S, H, W) has a peak per slice; bounds clip to [low, high]."""
+    g = torch.Generator().manual_seed(0)
+    reference = torch.rand(3, 16, 16, generator=g) * 0.1  # mostly dark: below an MR foreground threshold
+    reference[0, :4] = 1.0
+    samples = reference + 0.02 * torch.randn(4, 3, 16, 16, generator=g)
+    every = calibration_image(reference, sample_estimates(samples, [4]), threshold=0.0)
+    assert every.relative.size == 3 * 16 * 16
+    assert calibration_image(reference, sample_estimates(samples, [4])).relative.size < every.relative.size
+    images = [every] * 12
+    photo = calibrate_intervals(images, floor=0.05)
+    photo.multichannel, photo.foreground = True, 0.0
+    stack = calibrate_intervals(images, floor=0.05)
+    mean, std = samples.mean(0), samples.std(0)
+    lower, upper = photo.interval(mean, std, 4, 0.9, low=0.0, high=1.0)
+    lam = photo.scales["all"][0.9][4].scales[0]
+    peak = image_peak(mean)  # of the whole photo: the floor of a dark channel is the bright channel's
+    unclipped = mean[1] + lam * (std[1] + 0.05 * peak)
+    assert torch.allclose(upper[1], unclipped.clamp(max=1.0), atol=1e-6)
+    assert upper.max() <= 1.0 and lower.min() >= 0.0
+    per_slice = stack.interval(mean, std, 4, 0.9)[1]
+    assert torch.all(per_slice[1] < upper[1])  # channel 1 alone has a smaller peak, so a smaller floor
+    report = interval_coverage(lower, upper, reference, threshold=photo.foreground)
+    assert report["pixels"] == 3 * 16 * 16
+    # the kind of image travels with the file, and calibrations of two kinds do not merge
+    again = IntervalCalibration.load(photo.save(tmp_path / "photo.json"))
+    assert again.multichannel and again.foreground == 0.0
+    assert not IntervalCalibration.load(stack.save(tmp_path / "mr.json")).multichannel
+    renamed = calibrate_intervals(images, group="other")
+    with pytest.raises(D3GMInputError, match="one kind of image"):
+        IntervalCalibration.merge([photo, renamed])

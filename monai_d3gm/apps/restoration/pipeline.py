@@ -119,7 +119,8 @@ class PhotoMetricsd(MapTransform):
 
 class SavePhotod(SaveCased):
     """Write ``NAME/restored.png`` (8-bit RGB) and, when several samples were drawn, ``NAME/std.png`` (the spread,
-    amplified 10x); the files go to ``data[files_key]``.
+    amplified 10x) and, with a calibrated interval, ``NAME/lower.png``, ``NAME/upper.png`` and
+    ``NAME/interval_half_width.png`` (amplified 10x); the files go to ``data[files_key]``.
 
     Args:
         output_dir: the run's output folder.
@@ -131,14 +132,14 @@ class SavePhotod(SaveCased):
     def __init__(
         self,
         output_dir: str | os.PathLike,
-        keys: KeysCollection = ("output", "std"),
+        keys: KeysCollection = ("output", "std", "lower", "upper", "interval_half_width"),
         name_key: str = "name",
         files_key: str = "files",
     ) -> None:
         super().__init__(output_dir, keys, name_key, files_key, error=ImageInputError)
 
     def write(self, data: dict[Hashable, Any], folder: Path, files: dict[str, Any]) -> None:
-        names, gains = {"output": "restored"}, {"std": 10.0}
+        names, gains = {"output": "restored"}, {"std": 10.0, "interval_half_width": 10.0}
         for key in self.key_iterator(data):
             if data[key] is not None:
                 name = names.get(str(key), str(key))

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -14,7 +15,7 @@ from ..restorer import PosteriorRestorer
 from .tiling import TiledRestoration
 from .transforms import check_photo
 
-__all__ = ["D3GMImageRestorer"]
+__all__ = ["D3GMImageRestorer", "photo_result"]
 
 
 class D3GMImageRestorer(PosteriorRestorer):
@@ -57,10 +58,32 @@ class D3GMImageRestorer(PosteriorRestorer):
         Returns:
             ``{"output": (3, H, W) float32 numpy in [0, 1], "std": (3, H, W) or None}``.
         """
+        return photo_result(self._samples(image))
+
+    @torch.no_grad()
+    def restore_subsets(self, image: Any, sample_counts: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Restore a photo once with ``num_samples`` samples and give, for each n of ``sample_counts``, the result of
+        the first n of them: what ``num_samples=n`` with the same seed returns (the samples are drawn one after the
+        other), for calibrating the spread of several sample counts in one run.
+
+        Raises:
+            ImageInputError: a count above ``num_samples``.
+        """
+        if max(sample_counts) > self.num_samples:
+            raise ImageInputError(f"sample counts {list(sample_counts)} need num_samples >= {max(sample_counts)}.")
+        samples = self._samples(image)
+        return {int(n): photo_result(samples[:n]) for n in sample_counts}
+
+    def _samples(self, image: Any) -> torch.Tensor:
+        """The posterior samples (num_samples, 3, H, W) of a photo."""
         mu = check_photo(image)
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
-        stack = self.posterior_samples(mu[None], generator, verbose=False)[0]
-        return {
-            "output": stack.mean(0).numpy(),
-            "std": stack.std(0).numpy() if self.num_samples > 1 else None,
-        }
+        return self.posterior_samples(mu[None], generator, verbose=False)[0]
+
+
+def photo_result(samples: torch.Tensor) -> dict[str, Any]:
+    """``{"output", "std"}`` of posterior samples (N, 3, H, W): their mean and, for N > 1, their spread."""
+    return {
+        "output": samples.mean(0).numpy(),
+        "std": samples.std(0).numpy() if samples.shape[0] > 1 else None,
+    }

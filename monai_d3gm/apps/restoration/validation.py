@@ -36,10 +36,12 @@ def photo_validation_cases(
     kind: str = "rain",
     seed: int = 0,
     unchanged: bool = False,
+    draws: int = 1,
 ) -> list[dict[str, Any]]:
     """``[{"name", "input", "reference"}]`` ((3, H, W) float32 in [0, 1]): the pairs of ``pair_dirs`` named in
-    ``names``, every photo of ``clean_dirs`` with a synthetic ``kind`` degradation (photo ``i`` draws it with
-    seed ``seed + i``), and with ``unchanged`` each of those photos again as its own input (named ``clean_<stem>``).
+    ``names``, every photo of ``clean_dirs`` with a synthetic ``kind`` degradation (photo ``i`` of ``P`` draws it with
+    seed ``seed + i``, its further ``draws`` with ``seed + i + k P``, named ``synthetic_<stem>_<k>``), and with
+    ``unchanged`` each of those photos again as its own input (named ``clean_<stem>``).
 
     Raises:
         ImageInputError: a name that is not a pair of ``pair_dirs``, or no case at all.
@@ -55,8 +57,10 @@ def photo_validation_cases(
     photos = [path for folder in clean_dirs for path in find_images(folder)]
     for i, path in enumerate(photos):
         clean = read_rgb(path)
-        degrade.set_random_state(seed + i)
-        cases.append({"name": f"synthetic_{path.stem}", "input": degrade(clean), "reference": clean})
+        for k in range(draws):
+            degrade.set_random_state(seed + i + k * len(photos))
+            name = f"synthetic_{path.stem}" + (f"_{k}" if k else "")
+            cases.append({"name": name, "input": degrade(clean), "reference": clean})
         if unchanged:
             cases.append({"name": f"clean_{path.stem}", "input": clean, "reference": clean})
     if not cases:

@@ -122,3 +122,17 @@ def test_demo_pairs_are_degraded_versions_of_a_real_photo(task):
     assert pair["input"].shape == pair["reference"].shape == (3, 600, 512)
     diff = np.abs(pair["input"] - pair["reference"]).mean()
     assert 0.01 < diff < 0.3
+
+
+def test_subsets_of_the_samples_are_what_fewer_samples_give(restorer):
+    """``restore_subsets`` (calibration) draws the largest count once; its first n samples are what ``num_samples=n``
+    with the same seed restores."""
+    photo = np.random.default_rng(0).random((3, 40, 56)).astype(np.float32)
+    many = D3GMImageRestorer(restorer.network, restorer.inferer, restorer.tiling, num_inference_steps=2, num_samples=3)
+    subsets = many.restore_subsets(photo, [2, 3])
+    few = D3GMImageRestorer(restorer.network, restorer.inferer, restorer.tiling, num_inference_steps=2, num_samples=2)
+    np.testing.assert_allclose(subsets[2]["output"], few(photo)["output"], atol=1e-6)
+    np.testing.assert_allclose(subsets[3]["output"], many(photo)["output"], atol=1e-6)
+    assert subsets[2]["std"].shape == (3, 40, 56)
+    with pytest.raises(ImageInputError, match="num_samples >= 4"):
+        many.restore_subsets(photo, [2, 4])

@@ -231,6 +231,11 @@ def test_photo_validation_cases_and_validator(tmp_path):
     np.testing.assert_array_equal(cases[1]["input"], again[1]["input"])
     with pytest.raises(ImageInputError, match="not pairs"):
         photo_validation_cases([tmp_path / "pairs"], ["9"])
+    # further draws per clean photo (the calibration's): the first is validation's, the others differ
+    drawn = photo_validation_cases([tmp_path / "pairs"], ["1"], [tmp_path / "clean"], draws=3)
+    assert [c["name"] for c in drawn] == ["1", "synthetic_a", "synthetic_a_1", "synthetic_a_2"]
+    np.testing.assert_array_equal(drawn[1]["input"], cases[1]["input"])
+    assert not np.array_equal(drawn[2]["input"], drawn[3]["input"])
     torch.manual_seed(0)
     net = ScoreNAFNet(2, 3, width=4, enc_blk_nums=(1,), middle_blk_num=1, dec_blk_nums=(1,))
     validator = PhotoValidator(cases, D3GMInferer(D3GMScheduler(prediction_type="residual"), progress=False),

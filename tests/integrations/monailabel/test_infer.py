@@ -129,6 +129,21 @@ def test_interval_bounds_come_back_as_volumes(tmp_path):
         D3GMInferTask(bare)({**options, "result": "lower"})
 
 
+def test_photo_interval_bounds_come_back_as_pictures(tmp_path):
+    """The derain bundle's shipped photo calibration through MONAI Label: lower and upper PNGs around the mean."""
+    from PIL import Image
+
+    photo = tmp_path / "rainy.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)).save(photo)
+    task = D3GMInferTask(BUNDLES / "derain_d3gm", dimension=2)
+    options = {"image": str(photo), "num_inference_steps": 1, "num_samples": 2, "device": "cpu", "interval": 0.9}
+    files = {r: task({**options, "result": r, "output_dir": str(tmp_path / r)}) for r in ("mean", "lower", "upper")}
+    lower, mean, upper = (np.asarray(Image.open(files[r][0]), dtype=int) for r in ("lower", "mean", "upper"))
+    assert lower.shape == mean.shape == (40, 56, 3)
+    assert np.all(lower <= mean + 1) and np.all(mean <= upper + 1) and np.any(lower < upper)
+    assert files["upper"][1]["interval"]["level"] == 0.9
+
+
 def test_task_rejects_missing_images_and_bundles(tmp_path):
     with pytest.raises(ValueError, match="request\\['image'\\] must be the path"):
         D3GMInferTask(RECON)({"image": str(tmp_path / "missing.nii.gz")})
