@@ -119,12 +119,9 @@ class ReconstructionCalibration(CalibrationWorkflow):
         if not cases:
             raise MRIInputError("calibration needs held-out cases; the validation split gave none.")
         validator = ReconstructionValidator(cases, inferer, protocols=protocols, **validator_args)
-        self.network, self.validator = network, validator
 
         def estimate() -> list[dict[str, Any]]:
-            network.eval()
-            with torch.no_grad():
-                return posterior_estimates(validator, network, sample_counts, progress)
+            return posterior_estimates(validator, network, sample_counts, progress)
 
         info = {
             "slices": len(validator.cases),

@@ -25,7 +25,6 @@ from .tiling import TiledRestoration
 __all__ = ["PhotoCalibration", "posterior_estimates"]
 
 
-@torch.no_grad()
 def posterior_estimates(
     cases: Sequence[Mapping[str, Any]],
     network: torch.nn.Module,
@@ -40,15 +39,18 @@ def posterior_estimates(
     Returns:
         one entry per case: ``{"name", "reference", "estimates": {n: (output, std)}}``, the estimates of the first n
         samples.
+
+    Raises:
+        ImageInputError: a case without a clean reference (before any sampling).
     """
+    missing = [str(c.get("name")) for c in cases if c.get("reference") is None]
+    if missing:
+        raise ImageInputError(f"calibration needs photos with a clean reference; {missing} have none.")
     counts = sorted({int(n) for n in sample_counts})
-    network.eval()
     restorer = D3GMImageRestorer(network, inferer, tiling, num_samples=counts[-1],
                                  device=next(network.parameters()).device, **restorer_args)  # fmt: skip
     entries = []
     for case in tqdm(cases, desc="posterior samples", unit="photo", disable=not progress):
-        if case.get("reference") is None:
-            raise ImageInputError(f"{case.get('name')}: calibration needs photos with a clean reference.")
         results = restorer.restore_subsets(case["input"], counts)
         entries.append(estimate_entry(case.get("name"), results, "output", ImageInputError, case["reference"]))
     return entries

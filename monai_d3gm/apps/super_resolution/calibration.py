@@ -23,7 +23,6 @@ from .restore import D3GMSuperResolver
 __all__ = ["SuperResolutionCalibration", "posterior_estimates"]
 
 
-@torch.no_grad()
 def posterior_estimates(
     cases: Sequence[Mapping[str, Any]],
     network: torch.nn.Module,
@@ -41,7 +40,6 @@ def posterior_estimates(
         the estimates of the first n samples in the input's scale.
     """
     counts = sorted({int(n) for n in sample_counts})
-    network.eval()
     entries = []
     with tqdm(
         total=len(cases) * len(degradations), desc="posterior samples", unit="slice", disable=not progress

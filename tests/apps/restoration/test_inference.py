@@ -136,3 +136,14 @@ def test_subsets_of_the_samples_are_what_fewer_samples_give(restorer):
     assert subsets[2]["std"].shape == (3, 40, 56)
     with pytest.raises(ImageInputError, match="num_samples >= 4"):
         many.restore_subsets(photo, [2, 4])
+
+
+def test_calibration_refuses_photos_without_a_reference_before_sampling(restorer):
+    from monai_d3gm.apps.restoration.calibration import posterior_estimates
+
+    photo = np.random.default_rng(0).random((3, 40, 56)).astype(np.float32)
+    cases = [{"name": "a", "input": photo, "reference": photo}, {"name": "b", "input": photo}]
+    with pytest.raises(ImageInputError, match="clean reference; \\['b'\\]"):
+        posterior_estimates(cases, restorer.network, restorer.inferer, [2], restorer.tiling, progress=False)
+    (entry,) = posterior_estimates(cases[:1], restorer.network, restorer.inferer, [2], restorer.tiling, progress=False)
+    assert entry["name"] == "a" and entry["estimates"][2][0].shape == (3, 40, 56)
